@@ -1,0 +1,5 @@
+"""``python -m hpjobs`` is the ``hpjobs`` command."""
+
+from hpjobs.cli import main
+
+main()

@@ -1,0 +1,246 @@
+"""AWS-CLI-shaped commands, generated from botocore's operation models.
+
+``hpjobs sagemaker create-training-job --cli-input-json file://job.json`` behaves like
+``aws sagemaker create-training-job``: every member of the operation's request is a
+``--kebab-case`` option (structures, lists and maps as JSON, ``file://`` accepted), booleans are
+``--flag/--no-flag``, ``--cli-input-json`` supplies the whole request (options given beside it win),
+``--generate-cli-skeleton`` prints a request template, ``--query`` takes a JMESPath expression.
+Output is the JSON the AWS CLI prints (4-space indent, ISO 8601 timestamps); a service error is
+printed as the AWS CLI prints it and exits with 254, a malformed parameter exits with 252.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from hpjobs.errors import ServiceError
+
+__all__ = ["aws_errors", "call_operation", "print_json", "read_json_argument", "sagemaker"]
+
+PARSE_ERROR_EXIT = 252
+
+
+def _kebab(name: str) -> str:
+    from botocore import xform_name
+
+    return str(xform_name(name, "-"))
+
+
+def read_json_argument(option: str, value: str) -> Any:
+    """A JSON option value, given inline or as ``file://path`` (exit 252 when it is not JSON)."""
+    text = value
+    if value.startswith("file://"):
+        try:
+            text = Path(value[len("file://") :]).expanduser().read_text(encoding="utf-8")
+        except OSError as error:
+            _parse_error(
+                f"Error parsing parameter '{option}': Unable to load paramfile {value}: {error}"
+            )
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        _parse_error(
+            f"Error parsing parameter '{option}': Invalid JSON: {error}\nJSON received: {text}"
+        )
+
+
+def _parse_error(message: str) -> NoReturn:
+    click.echo(f"\n{message}", err=True)
+    sys.exit(PARSE_ERROR_EXIT)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+def print_json(response: Mapping[str, Any], query: str | None = None) -> None:
+    """Print a response as the AWS CLI does (nothing at all for an empty response)."""
+    data: Any = _jsonable(dict(response))
+    if query:
+        import jmespath
+
+        data = jmespath.search(query, data)
+    if data == {} and not query:
+        return
+    click.echo(json.dumps(data, indent=4, ensure_ascii=False))
+
+
+@contextmanager
+def aws_errors(operation: str) -> Iterator[None]:
+    """Print a service error raised inside as the AWS CLI does for ``operation``, and exit 254."""
+    try:
+        yield
+    except ServiceError as error:
+        click.echo(f"\n{error.cli_text(operation)}", err=True)
+        sys.exit(error.exit_code)
+
+
+def call_operation(
+    function: Callable[[Mapping[str, Any]], dict[str, Any]],
+    operation: str,
+    request: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Call an operation the AWS CLI way: a service error is printed and exits 254."""
+    with aws_errors(operation):
+        return function(request)
+    raise AssertionError("unreachable")
+
+
+def _first_sentence(documentation: str) -> str:
+    text = re.sub(r"<[^>]+>", "", documentation or "").strip()
+    text = re.sub(r"\s+", " ", text)
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
+
+
+def _convert(option: str, shape: Any, value: Any) -> Any:
+    kind = shape.type_name
+    if value is None or kind in ("string", "timestamp", "boolean", "blob"):
+        return value
+    if kind in ("integer", "long"):
+        try:
+            return int(value)
+        except ValueError:
+            _parse_error(
+                f"Error parsing parameter '{option}': expected an integer, received '{value}'"
+            )
+    if kind in ("float", "double"):
+        try:
+            return float(value)
+        except ValueError:
+            _parse_error(
+                f"Error parsing parameter '{option}': expected a number, received '{value}'"
+            )
+    return read_json_argument(option, value)
+
+
+def skeleton(shape: Any, depth: int = 0) -> Any:
+    """A request template for ``shape``, as ``--generate-cli-skeleton`` prints it."""
+    kind = shape.type_name
+    if kind == "structure":
+        if depth > 6:
+            return {}
+        return {name: skeleton(member, depth + 1) for name, member in shape.members.items()}
+    if kind == "list":
+        return [skeleton(shape.member, depth + 1)]
+    if kind == "map":
+        return {"KeyName": skeleton(shape.value, depth + 1)}
+    if kind == "boolean":
+        return True
+    if kind in ("integer", "long"):
+        return 0
+    if kind in ("float", "double"):
+        return 0.0
+    if kind == "string" and shape.enum:
+        return shape.enum[0]
+    return ""
+
+
+def _operation_command(service: str, operation_name: str) -> click.Command:
+    from hpjobs import shapes
+    from hpjobs.sagemaker import operation
+
+    model = shapes.operation_model(service, operation_name)
+    members = model.input_shape.members
+    params: list[click.Parameter] = []
+    for member, shape in members.items():
+        flag = f"--{_kebab(member)}"
+        doc = _first_sentence(shape.documentation)
+        if shape.type_name == "boolean":
+            params.append(click.Option([f"{flag}/--no-{flag[2:]}"], default=None, help=doc))
+        else:
+            params.append(
+                click.Option([flag], default=None, metavar=shape.type_name.upper(), help=doc)
+            )
+    params += [
+        click.Option(
+            ["--cli-input-json"],
+            default=None,
+            help="The whole request as JSON, inline or file://path.",
+        ),
+        click.Option(
+            ["--generate-cli-skeleton"], is_flag=True, help="Print a request template and exit."
+        ),
+        click.Option(["--query"], default=None, help="A JMESPath query applied to the response."),
+        click.Option(
+            ["--output"], type=click.Choice(["json"]), default="json", help="Output format."
+        ),
+    ]
+
+    def callback(**options: Any) -> None:
+        if options.pop("generate_cli_skeleton"):
+            click.echo(json.dumps(skeleton(model.input_shape), indent=4))
+            return
+        request: dict[str, Any] = {}
+        if options["cli_input_json"]:
+            loaded = read_json_argument("--cli-input-json", options["cli_input_json"])
+            if not isinstance(loaded, dict):
+                _parse_error(
+                    "Error parsing parameter '--cli-input-json': the JSON must be an object"
+                )
+            request.update(loaded)
+        for member, shape in members.items():
+            flag = f"--{_kebab(member)}"
+            value = options[_kebab(member).replace("-", "_")]
+            if value is not None:
+                request[member] = _convert(flag, shape, value)
+        response = call_operation(operation(operation_name), operation_name, request)
+        print_json(response, options["query"])
+
+    return click.Command(
+        _kebab(operation_name),
+        params=params,
+        callback=callback,
+        help=_first_sentence(model.documentation),
+    )
+
+
+class ServiceGroup(click.Group):
+    """The operations hpjobs implements for one AWS service, as AWS CLI subcommands."""
+
+    def __init__(self, service: str, operations: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.service = service
+        self.operations = {_kebab(name): name for name in operations}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self.operations)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        name = self.operations.get(cmd_name)
+        return None if name is None else _operation_command(self.service, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Operations"):
+            formatter.write_dl([(cmd, "") for cmd in self.list_commands(ctx)])
+
+
+def _sagemaker_group() -> click.Group:
+    from hpjobs.sagemaker import OPERATIONS
+
+    return ServiceGroup(
+        "sagemaker",
+        OPERATIONS,
+        name="sagemaker",
+        help="SageMaker operations, run on this machine. Options mirror the AWS CLI.",
+    )
+
+
+sagemaker = _sagemaker_group()

@@ -1,0 +1,139 @@
+"""``hpjobs logs``, ``hpjobs jobs`` and ``hpjobs metrics``: looking at jobs, for people."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from hpjobs.cli.aws import aws_errors, call_operation, print_json
+from hpjobs.cli.render import LogFollower, status_style
+
+__all__ = ["jobs", "logs", "metrics"]
+
+_FOLLOW_POLL_SECONDS = 0.25
+_FINISHED = {"Completed", "Failed", "Stopped"}
+
+
+@click.command()
+@click.argument("name")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the job ends.")
+def logs(name: str, follow: bool) -> None:
+    """Print the log of training job NAME (its stdout and stderr, and hpjobs' own lines)."""
+    from hpjobs.sagemaker.training_jobs import training_job_log
+
+    with aws_errors("DescribeTrainingJob"):
+        path, status = training_job_log(name)
+    follower = LogFollower(path)
+    while True:
+        for line in follower.new_lines(final=not follow or status in _FINISHED):
+            click.echo(line)
+        if not follow or status in _FINISHED:
+            return
+        time.sleep(_FOLLOW_POLL_SECONDS)
+        status = training_job_log(name)[1]
+
+
+def _duration(summary: dict[str, Any]) -> str:
+    end = summary.get("TrainingEndTime") or datetime.now(timezone.utc)
+    seconds = int((end - summary["CreationTime"]).total_seconds())
+    return f"{seconds // 60}m {seconds % 60:02d}s"
+
+
+@click.command()
+@click.option(
+    "--status",
+    "status_equals",
+    type=click.Choice(["InProgress", "Completed", "Failed", "Stopping", "Stopped"]),
+)
+@click.option("--name-contains", default=None, help="Only jobs whose name contains this.")
+@click.option("--max", "max_results", default=20, show_default=True, type=click.IntRange(1, 100))
+@click.option("--json", "as_json", is_flag=True, help="Print ListTrainingJobs' JSON instead.")
+def jobs(
+    status_equals: str | None, name_contains: str | None, max_results: int, as_json: bool
+) -> None:
+    """Training jobs, newest first, as a table."""
+    from hpjobs.sagemaker.training_jobs import list_training_jobs
+
+    request: dict[str, Any] = {
+        "SortBy": "CreationTime",
+        "SortOrder": "Descending",
+        "MaxResults": max_results,
+    }
+    if status_equals:
+        request["StatusEquals"] = status_equals
+    if name_contains:
+        request["NameContains"] = name_contains
+    response = call_operation(list_training_jobs, "ListTrainingJobs", request)
+    if as_json:
+        print_json(response)
+        return
+    table = Table()
+    for column in ("Name", "Status", "Secondary status", "Created (UTC)", "Duration"):
+        table.add_column(column)
+    for summary in response["TrainingJobSummaries"]:
+        status = summary["TrainingJobStatus"]
+        table.add_row(
+            summary["TrainingJobName"],
+            Text(status, style=status_style(status)),
+            summary.get("SecondaryStatus", ""),
+            summary["CreationTime"].strftime("%Y-%m-%d %H:%M:%S"),
+            _duration(summary),
+        )
+    Console().print(table)
+
+
+def _epoch_rows(
+    points: list[dict[str, Any]],
+) -> tuple[list[str], list[tuple[str, dict[str, float]]]]:
+    """Metric names, and one row per epoch (or per point where the log named no epoch)."""
+    names: list[str] = []
+    rows: list[tuple[str, dict[str, float]]] = []
+    by_epoch: dict[int, dict[str, float]] = {}
+    for point in points:
+        if point["MetricName"] not in names:
+            names.append(point["MetricName"])
+        epoch = point.get("Epoch")
+        if epoch is None:
+            rows.append(
+                (
+                    point["Timestamp"].strftime("%H:%M:%S.%f")[:-3],
+                    {point["MetricName"]: point["Value"]},
+                )
+            )
+            continue
+        if epoch not in by_epoch:
+            by_epoch[epoch] = {}
+            rows.append((str(epoch), by_epoch[epoch]))
+        by_epoch[epoch][point["MetricName"]] = point["Value"]
+    return names, rows
+
+
+@click.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print every metric point as JSON.")
+def metrics(name: str, as_json: bool) -> None:
+    """The metrics of training job NAME, one row per epoch."""
+    from hpjobs.sagemaker.training_jobs import training_job_metrics
+
+    with aws_errors("DescribeTrainingJob"):
+        points = training_job_metrics(name)
+    if as_json:
+        print_json({"MetricPoints": points})
+        return
+    names, rows = _epoch_rows(points)
+    if not rows:
+        click.echo(f"Training job {name} has no metric points yet.")
+        return
+    table = Table(title=f"Metrics of {name}", title_justify="left")
+    table.add_column("Epoch")
+    for metric in names:
+        table.add_column(metric, justify="right")
+    for label, values in rows:
+        table.add_row(label, *(f"{values[m]:.6g}" if m in values else "" for m in names))
+    Console().print(table)

@@ -1,0 +1,53 @@
+"""Settings read from the environment, in one place.
+
+=============================  ==========================================  ======================
+variable                       meaning                                     default
+=============================  ==========================================  ======================
+``HPJOBS_HOME``                where jobs, logs and the database live      ``~/.hpjobs``
+``HPJOBS_DATABASE_URL``        any SQLAlchemy URL for the store            SQLite in HPJOBS_HOME
+``HPJOBS_STOP_GRACE_SECONDS``  SIGTERM → SIGKILL grace on stop/time-out    120 (as SageMaker)
+``HPJOBS_ACCOUNT_ID``          the 12-digit account id in ARNs             ``000000000000``
+``AWS_REGION``                 region in ARNs (then ``AWS_DEFAULT_REGION``) ``us-east-1``
+=============================  ==========================================  ======================
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Settings", "settings"]
+
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    stop_grace_seconds: float
+    account_id: str
+    region: str
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.home / "jobs"
+
+
+def settings() -> Settings:
+    """The settings as the environment gives them now (read on every call)."""
+    home = Path(os.environ.get("HPJOBS_HOME") or Path.home() / ".hpjobs").expanduser().absolute()
+    url = os.environ.get("HPJOBS_DATABASE_URL") or f"sqlite:///{home / 'hpjobs.db'}"
+    account = os.environ.get("HPJOBS_ACCOUNT_ID", "000000000000")
+    if not _ACCOUNT_ID.fullmatch(account):
+        raise ValueError(f"HPJOBS_ACCOUNT_ID must be 12 digits, got {account!r}")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return Settings(
+        home=home,
+        database_url=url,
+        stop_grace_seconds=float(os.environ.get("HPJOBS_STOP_GRACE_SECONDS", "120")),
+        account_id=account,
+        region=region,
+    )

@@ -1,0 +1,30 @@
+"""The SageMaker operations hpjobs implements, by AWS operation name.
+
+Every face (CLI, HTTP server, Python client) finds operations here; each entry names the function
+lazily so that listing operations imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+__all__ = ["OPERATIONS", "operation"]
+
+Operation = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+OPERATIONS: dict[str, str] = {
+    "CreateTrainingJob": "hpjobs.sagemaker.training_jobs:create_training_job",
+    "DescribeTrainingJob": "hpjobs.sagemaker.training_jobs:describe_training_job",
+    "ListTrainingJobs": "hpjobs.sagemaker.training_jobs:list_training_jobs",
+    "StopTrainingJob": "hpjobs.sagemaker.training_jobs:stop_training_job",
+    "DeleteTrainingJob": "hpjobs.sagemaker.training_jobs:delete_training_job",
+}
+
+
+def operation(name: str) -> Operation:
+    """The function that implements SageMaker operation ``name`` (KeyError if none does)."""
+    module, _, attribute = OPERATIONS[name].partition(":")
+    function: Operation = getattr(importlib.import_module(module), attribute)
+    return function

@@ -1,0 +1,99 @@
+"""Starting a job's supervisor process, and noticing when one has died.
+
+The supervisor (:mod:`hpjobs.sagemaker._supervisor`) runs in its own session so it outlives the
+command that created the job. Its pid and process start time are stored with the job; a job in
+``InProgress`` or ``Stopping`` whose supervisor process is gone is marked ``Failed`` by the next
+read, with a ``FailureReason`` that says so.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import psutil
+from sqlalchemy import update
+
+from hpjobs.sagemaker._records import record_transition, utcnow
+from hpjobs.sagemaker.status import SecondaryStatus, TrainingJobStatus
+from hpjobs.store import Store, TrainingJob
+
+__all__ = ["reap_if_dead", "start_supervisor", "supervisor_alive"]
+
+#: How long a job may wait for its supervisor to register before it counts as lost.
+_START_GRACE = timedelta(seconds=60)
+_ACTIVE = (TrainingJobStatus.IN_PROGRESS.value, TrainingJobStatus.STOPPING.value)
+
+
+def start_supervisor(store: Store, job_id: int, name: str, folder: Path) -> None:
+    """Start the supervisor of job ``name`` and record which process it is."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "supervisor.log", "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hpjobs.sagemaker._supervisor", name],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=os.environ.copy(),
+        )
+    threading.Thread(target=process.wait, daemon=True).start()  # reap it in long-lived callers
+    try:
+        started = psutil.Process(process.pid).create_time()
+    except psutil.NoSuchProcess:
+        started = None
+    with store.write() as session:
+        session.execute(
+            update(TrainingJob)
+            .where(TrainingJob.id == job_id, TrainingJob.supervisor_pid.is_(None))
+            .values(supervisor_pid=process.pid, supervisor_started=started)
+        )
+
+
+def supervisor_alive(pid: int | None, started: float | None) -> bool:
+    """Whether process ``pid`` exists, is not a zombie and started at ``started``."""
+    if pid is None:
+        return False
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return started is None or abs(process.create_time() - started) < 0.5
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _lost_reason(job: TrainingJob) -> str | None:
+    if job.status not in _ACTIVE or job.target != "local":
+        return None
+    if job.supervisor_pid is None:
+        if utcnow() - job.creation_time < _START_GRACE:
+            return None
+        return "InternalServerError: the job's supervisor process never started."
+    if supervisor_alive(job.supervisor_pid, job.supervisor_started):
+        return None
+    beat = job.heartbeat_time.isoformat() if job.heartbeat_time else "none"
+    return (
+        f"InternalServerError: the job's supervisor process (pid {job.supervisor_pid}) ended "
+        f"unexpectedly (last heartbeat: {beat}). The log and metrics up to then are kept."
+    )
+
+
+def reap_if_dead(store: Store, job: TrainingJob) -> bool:
+    """Mark ``job`` Failed if its supervisor is gone; True when this call changed it."""
+    if _lost_reason(job) is None:
+        return False
+    with store.write() as session:
+        fresh = session.get(TrainingJob, job.id)
+        reason = None if fresh is None else _lost_reason(fresh)
+        if fresh is None or reason is None:
+            return False
+        now = utcnow()
+        record_transition(session, fresh, TrainingJobStatus.FAILED, SecondaryStatus.FAILED, now=now)
+        fresh.failure_reason = reason
+        fresh.training_end_time = now
+    return True

@@ -1,0 +1,357 @@
+"""The training job operations: CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs,
+StopTrainingJob and DeleteTrainingJob.
+
+Each takes the request dict AWS takes and returns the response dict botocore returns, field for
+field (timestamps as aware UTC datetimes). Requests are validated against botocore's SageMaker
+model first (:mod:`hpjobs.shapes`), then by the rules AWS applies beyond the model
+(reference sagemaker.md §1, §8). Errors are :class:`~hpjobs.errors.ServiceError`\\ s with AWS's
+codes and texts.
+
+``CreateTrainingJob`` returns at once, as on AWS: the job runs under a supervisor process that
+outlives the caller (:mod:`hpjobs.sagemaker._supervisor`). Any read of a job whose supervisor has
+died marks it Failed with the reason, so no job stays InProgress forever.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Select, delete, false, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hpjobs import shapes
+from hpjobs.config import settings
+from hpjobs.errors import ResourceInUse, ResourceNotFound, ServiceError, ValidationException
+from hpjobs.sagemaker import _launch
+from hpjobs.sagemaker._records import current_status, record_transition, utcnow
+from hpjobs.sagemaker._request import prepare_training_request
+from hpjobs.sagemaker.status import SecondaryStatus, TrainingJobStatus
+from hpjobs.store import MetricPoint, TrainingJob, get_store
+
+__all__ = [
+    "create_training_job",
+    "delete_training_job",
+    "describe_training_job",
+    "list_training_jobs",
+    "stop_training_job",
+    "training_job_epoch",
+    "training_job_log",
+    "training_job_metrics",
+]
+
+_NOT_FOUND = "Requested resource not found."
+_DEFAULT_PAGE = 10
+
+
+def training_job_arn(name: str) -> str:
+    conf = settings()
+    return f"arn:aws:sagemaker:{conf.region}:{conf.account_id}:training-job/{name}"
+
+
+def create_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
+    """Record a new training job and start it on this machine; ``{"TrainingJobArn": ...}``."""
+    parsed = shapes.parse_request("sagemaker", "CreateTrainingJob", request)
+    prepared = prepare_training_request(parsed)
+    name = prepared.request["TrainingJobName"]
+    arn = training_job_arn(name)
+    folder = settings().jobs_dir / name
+    now = utcnow()
+    job = TrainingJob(
+        name=name,
+        arn=arn,
+        target="local",
+        request=prepared.request,
+        creation_time=now,
+        model_artifacts=prepared.model_artifacts,
+        job_dir=str(folder),
+        log_path=str(folder / "logs" / "algo-1.log"),
+    )
+    store = get_store()
+    try:
+        with store.write() as session:
+            session.add(job)
+            record_transition(session, job, TrainingJobStatus.IN_PROGRESS, SecondaryStatus.STARTING)
+    except IntegrityError:
+        raise ResourceInUse(
+            "Training job names must be unique within an AWS account and region, and a training "
+            f"job with this name already exists ({arn})"
+        ) from None
+    shutil.rmtree(folder, ignore_errors=True)
+    _launch.start_supervisor(store, job.id, name, folder)
+    return {"TrainingJobArn": arn}
+
+
+def describe_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything about one job, in ``DescribeTrainingJobResponse`` member order."""
+    parsed = shapes.parse_request("sagemaker", "DescribeTrainingJob", request)
+    job_id = _checked_job_id(parsed["TrainingJobName"], ValidationException)
+    with get_store().read() as session:
+        job = session.get(TrainingJob, job_id)
+        if job is None:
+            raise ValidationException(_NOT_FOUND)
+        return _describe(session, job)
+
+
+def _checked_job_id(name: str, missing: type[ServiceError]) -> int:
+    """The id of job ``name`` once a dead supervisor has been noticed; ``missing`` if unknown."""
+    store = get_store()
+    with store.read() as session:
+        job = _find(session, name)
+    if job is None:
+        raise missing(_NOT_FOUND)
+    _launch.reap_if_dead(store, job)
+    return job.id
+
+
+@contextmanager
+def _changing(name: str) -> Iterator[tuple[Session, TrainingJob]]:
+    """A write transaction holding job ``name`` (``ResourceNotFound`` if there is none)."""
+    job_id = _checked_job_id(name, ResourceNotFound)
+    with get_store().write() as session:
+        job = session.get(TrainingJob, job_id)
+        if job is None:
+            raise ResourceNotFound(_NOT_FOUND)
+        yield session, job
+
+
+def _find(session: Session, name: str) -> TrainingJob | None:
+    return session.scalars(select(TrainingJob).where(TrainingJob.name == name)).first()
+
+
+def _describe(session: Session, job: TrainingJob) -> dict[str, Any]:
+    computed: dict[str, Any] = {
+        "TrainingJobName": job.name,
+        "TrainingJobArn": job.arn,
+        "ModelArtifacts": {"S3ModelArtifacts": job.model_artifacts},
+        "TrainingJobStatus": job.status,
+        "SecondaryStatus": job.secondary_status,
+        "FailureReason": job.failure_reason,
+        "CreationTime": job.creation_time,
+        "TrainingStartTime": job.training_start_time,
+        "TrainingEndTime": job.training_end_time,
+        "LastModifiedTime": job.last_modified_time,
+        "SecondaryStatusTransitions": _secondary_transitions(job),
+        "FinalMetricDataList": _final_metrics(session, job),
+    }
+    if TrainingJobStatus(job.status).is_finished() and job.training_start_time:
+        end = job.training_end_time or job.last_modified_time
+        seconds = max(1, math.ceil((end - job.training_start_time).total_seconds()))
+        computed["TrainingTimeInSeconds"] = seconds
+        computed["BillableTimeInSeconds"] = seconds
+    output_shape = shapes.operation_model("sagemaker", "DescribeTrainingJob").output_shape
+    response: dict[str, Any] = {}
+    for member in output_shape.members:
+        value = computed[member] if member in computed else job.request.get(member)
+        if value is not None:
+            response[member] = value
+    return response
+
+
+def _secondary_transitions(job: TrainingJob) -> list[dict[str, Any]]:
+    """One entry per secondary status the job went through, with its latest message."""
+    entries: list[dict[str, Any]] = []
+    for row in job.transitions:
+        if entries and entries[-1]["Status"] == row.secondary_status:
+            entries[-1]["StatusMessage"] = row.message
+            continue
+        if entries:
+            entries[-1]["EndTime"] = row.time
+        entries.append(
+            {"Status": row.secondary_status, "StartTime": row.time, "StatusMessage": row.message}
+        )
+    if entries and TrainingJobStatus(job.status).is_finished():
+        entries[-1]["EndTime"] = entries[-1]["StartTime"]
+    return entries
+
+
+def _final_metrics(session: Session, job: TrainingJob) -> list[dict[str, Any]]:
+    """The last value of each metric, in the order of the job's ``MetricDefinitions``."""
+    latest = (
+        select(func.max(MetricPoint.id))
+        .where(MetricPoint.job_id == job.id)
+        .group_by(MetricPoint.name)
+        .scalar_subquery()
+    )
+    rows = list(
+        session.execute(
+            select(MetricPoint.name, MetricPoint.value, MetricPoint.timestamp).where(
+                MetricPoint.id.in_(latest)
+            )
+        ).all()
+    )
+    definitions = job.request.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
+    order = {d["Name"]: i for i, d in enumerate(definitions)}
+    rows.sort(key=lambda row: (order.get(row.name, len(order)), row.name))
+    return [{"MetricName": r.name, "Value": r.value, "Timestamp": r.timestamp} for r in rows]
+
+
+def list_training_jobs(request: Mapping[str, Any]) -> dict[str, Any]:
+    """Job summaries: filtered, then sorted, then paged (``NextToken`` is opaque)."""
+    parsed = shapes.parse_request("sagemaker", "ListTrainingJobs", dict(request))
+    query = _filtered(parsed)
+    sort_by = parsed.get("SortBy", "CreationTime")
+    descending = parsed.get("SortOrder", "Ascending") == "Descending"
+    column = {
+        "Name": TrainingJob.name,
+        "CreationTime": TrainingJob.creation_time,
+        "Status": TrainingJob.status,
+    }[sort_by]
+    order = [column.desc(), TrainingJob.id.desc()] if descending else [column, TrainingJob.id]
+    limit = parsed.get("MaxResults", _DEFAULT_PAGE)
+    fingerprint = _fingerprint(parsed)
+    offset = _decode_token(parsed.get("NextToken"), fingerprint)
+    store = get_store()
+    for _ in range(2):
+        with store.read() as session:
+            page = list(session.scalars(query.order_by(*order).offset(offset).limit(limit + 1)))
+        if not any([_launch.reap_if_dead(store, job) for job in page[:limit]]):
+            break
+    response: dict[str, Any] = {"TrainingJobSummaries": [_summary(job) for job in page[:limit]]}
+    if len(page) > limit:
+        response["NextToken"] = _encode_token(offset + limit, fingerprint)
+    return response
+
+
+def _filtered(parsed: Mapping[str, Any]) -> Select[TrainingJob]:
+    query = select(TrainingJob)
+    if parsed.get("NameContains"):
+        query = query.where(TrainingJob.name.contains(parsed["NameContains"], autoescape=True))
+    if parsed.get("StatusEquals"):
+        query = query.where(TrainingJob.status == parsed["StatusEquals"])
+    bounds: list[tuple[str, Any, bool]] = [
+        ("CreationTimeAfter", TrainingJob.creation_time, True),
+        ("CreationTimeBefore", TrainingJob.creation_time, False),
+        ("LastModifiedTimeAfter", TrainingJob.last_modified_time, True),
+        ("LastModifiedTimeBefore", TrainingJob.last_modified_time, False),
+    ]
+    for key, column, after in bounds:
+        if key in parsed:
+            query = query.where(column > parsed[key] if after else column < parsed[key])
+    if parsed.get("WarmPoolStatusEquals") or parsed.get("TrainingPlanArnEquals"):
+        query = query.where(false())  # local jobs have neither warm pools nor training plans
+    return query
+
+
+def _summary(job: TrainingJob) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "TrainingJobName": job.name,
+        "TrainingJobArn": job.arn,
+        "CreationTime": job.creation_time,
+        "TrainingEndTime": job.training_end_time,
+        "LastModifiedTime": job.last_modified_time,
+        "TrainingJobStatus": job.status,
+        "SecondaryStatus": job.secondary_status,
+    }
+    return {key: value for key, value in summary.items() if value is not None}
+
+
+def _fingerprint(parsed: Mapping[str, Any]) -> str:
+    keys = {k: v for k, v in parsed.items() if k not in ("NextToken", "MaxResults")}
+    text = json.dumps(keys, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _encode_token(offset: int, fingerprint: str) -> str:
+    raw = json.dumps({"offset": offset, "query": fingerprint}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_token(token: str | None, fingerprint: str) -> int:
+    if not token:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        offset = int(data["offset"])
+        if data["query"] != fingerprint or offset < 0:
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        raise ValidationException(
+            "The NextToken is not valid for this request: pass the token from the previous "
+            "response together with the same filters and sort order."
+        ) from None
+    return offset
+
+
+def stop_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
+    """Ask a running job to stop: it moves to Stopping now and to Stopped once it has ended."""
+    parsed = shapes.parse_request("sagemaker", "StopTrainingJob", request)
+    with _changing(parsed["TrainingJobName"]) as (session, job):
+        status, _ = current_status(job)
+        if status is not TrainingJobStatus.IN_PROGRESS:
+            raise ValidationException(
+                f"The request was rejected because the training job is in status {status.value}."
+            )
+        record_transition(session, job, TrainingJobStatus.STOPPING, SecondaryStatus.STOPPING)
+    return {}
+
+
+def delete_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
+    """Forget a finished job: its record, transitions, metrics and local folder. Artifacts already
+    delivered to the output path stay. The name can then be used again."""
+    parsed = shapes.parse_request("sagemaker", "DeleteTrainingJob", request)
+    with _changing(parsed["TrainingJobName"]) as (session, job):
+        status, _ = current_status(job)
+        if not status.is_finished():
+            raise ResourceInUse(
+                f"The training job {job.name} is in status {status.value} and cannot be deleted. "
+                "Only jobs in status Completed, Failed or Stopped can be deleted."
+            )
+        folder = job.job_dir
+        session.execute(delete(TrainingJob).where(TrainingJob.id == job.id))
+    shutil.rmtree(folder, ignore_errors=True)
+    return {}
+
+
+def training_job_log(name: str) -> tuple[Path, str]:
+    """Where job ``name``'s log is, and the job's status (``ValidationException`` if unknown)."""
+    with get_store().read() as session:
+        job = _find(session, name)
+        if job is None:
+            raise ValidationException(_NOT_FOUND)
+        return Path(job.log_path), job.status
+
+
+def training_job_metrics(name: str) -> list[dict[str, Any]]:
+    """Every metric point of job ``name`` in the order it was logged:
+    ``{"MetricName", "Value", "Timestamp", "Epoch"}``, ``Epoch`` where the log line had one."""
+    with get_store().read() as session:
+        job = _find(session, name)
+        if job is None:
+            raise ValidationException(_NOT_FOUND)
+        rows = session.execute(
+            select(MetricPoint.name, MetricPoint.value, MetricPoint.timestamp, MetricPoint.epoch)
+            .where(MetricPoint.job_id == job.id)
+            .order_by(MetricPoint.id)
+        ).all()
+    points = []
+    for row in rows:
+        point: dict[str, Any] = {
+            "MetricName": row.name,
+            "Value": row.value,
+            "Timestamp": row.timestamp,
+        }
+        if row.epoch is not None:
+            point["Epoch"] = row.epoch
+        points.append(point)
+    return points
+
+
+def training_job_epoch(name: str) -> int | None:
+    """The highest epoch any metric line of job ``name`` has named so far."""
+    with get_store().read() as session:
+        job = _find(session, name)
+        if job is None:
+            raise ValidationException(_NOT_FOUND)
+        value = session.scalar(
+            select(func.max(MetricPoint.epoch)).where(MetricPoint.job_id == job.id)
+        )
+    return None if value is None else int(value)

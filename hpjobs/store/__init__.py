@@ -1,0 +1,15 @@
+"""The store: training jobs, status transitions and metric points, through SQLAlchemy."""
+
+from __future__ import annotations
+
+from hpjobs.store.engine import SCHEMA_REVISION, Store, get_store
+from hpjobs.store.models import MetricPoint, StatusTransition, TrainingJob
+
+__all__ = [
+    "SCHEMA_REVISION",
+    "MetricPoint",
+    "StatusTransition",
+    "Store",
+    "TrainingJob",
+    "get_store",
+]

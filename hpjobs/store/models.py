@@ -1,0 +1,104 @@
+"""The ORM tables of the store.
+
+Timestamps are stored as naive UTC and come back timezone-aware (UTC), whatever the database.
+Every schema change goes through an Alembic migration in ``migrations/versions``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+__all__ = ["Base", "MetricPoint", "StatusTransition", "TrainingJob", "UTCDateTime"]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp kept as naive UTC in the database and handed out as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class TrainingJob(Base):
+    """One training job: the validated request as sent and what has happened to it since."""
+
+    __tablename__ = "training_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    arn: Mapped[str] = mapped_column(String(256))
+    target: Mapped[str] = mapped_column(String(16), default="local")
+    request: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    secondary_status: Mapped[str] = mapped_column(String(32))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    creation_time: Mapped[datetime] = mapped_column(index=True)
+    last_modified_time: Mapped[datetime] = mapped_column(index=True)
+    training_start_time: Mapped[datetime | None]
+    training_end_time: Mapped[datetime | None]
+    model_artifacts: Mapped[str] = mapped_column(Text)
+    job_dir: Mapped[str] = mapped_column(Text)
+    log_path: Mapped[str] = mapped_column(Text)
+    supervisor_pid: Mapped[int | None]
+    supervisor_started: Mapped[float | None] = mapped_column(Float)
+    heartbeat_time: Mapped[datetime | None]
+
+    transitions: Mapped[list[StatusTransition]] = relationship(
+        back_populates="job",
+        order_by="StatusTransition.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class StatusTransition(Base):
+    """A status change (or a new message for the same status), with its time."""
+
+    __tablename__ = "status_transitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("training_jobs.id", ondelete="CASCADE"), index=True
+    )
+    time: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    secondary_status: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+
+    job: Mapped[TrainingJob] = relationship(back_populates="transitions")
+
+
+class MetricPoint(Base):
+    """One value of one metric, as a ``MetricDefinitions`` regex found it in the job's log."""
+
+    __tablename__ = "metric_points"
+    __table_args__ = (Index("ix_metric_points_job_name_id", "job_id", "name", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("training_jobs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    value: Mapped[float] = mapped_column(Float)
+    timestamp: Mapped[datetime]
+    epoch: Mapped[int | None]
