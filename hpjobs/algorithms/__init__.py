@@ -7,11 +7,12 @@ is cheap: the scripts themselves are only ever run, never imported here.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hpjobs.algorithms._mlp_metrics import MLP_METRIC_DEFINITIONS
+from hpjobs.algorithms._mlp_metrics import mlp_metric_definitions
 
 __all__ = ["BUILTINS", "BuiltinAlgorithm"]
 
@@ -25,7 +26,8 @@ class BuiltinAlgorithm:
     alias: str
     script_name: str
     summary: str
-    metric_definitions: tuple[dict[str, str], ...]
+    #: The ``MetricDefinitions`` a job with these hyperparameters gets when it gives none.
+    metric_definitions: Callable[[Mapping[str, str]], list[dict[str, str]]]
     #: Channels a job gets when it names none: channel name → file shipped with hpjobs.
     sample_channels: tuple[tuple[str, str], ...] = ()
 
@@ -56,7 +58,7 @@ BUILTINS: dict[str, BuiltinAlgorithm] = {
         alias="hpjobs/mlp",
         script_name="mlp.py",
         summary="PyTorch multilayer perceptron for tabular classification and regression (CSV)",
-        metric_definitions=tuple(MLP_METRIC_DEFINITIONS),
+        metric_definitions=mlp_metric_definitions,
         sample_channels=(
             ("train", "digits/train.csv"),
             ("validation", "digits/validation.csv"),

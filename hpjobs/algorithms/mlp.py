@@ -18,10 +18,11 @@ Hyperparameters arrive as ``--name value`` arguments. All are optional; unknown 
   applies to sgd only.
 - ``weight_decay``: number >= 0, default 0; an L2 penalty for adam and sgd, decoupled for adamw.
 - ``lr_scheduler``: ``constant`` (default); ``step`` (multiply by ``lr_gamma``, default 0.1, every
-  ``lr_step_size`` epochs, default 10); ``cosine`` (anneal from learning_rate on the first epoch to
-  ``lr_min``, default 0, on the last); ``reduce_on_plateau`` or ``reduce-on-plateau`` (multiply by
-  ``lr_factor``, in (0, 1), default 0.1, after ``lr_patience`` epochs in a row, default 3, without
-  improvement of the monitored metric).
+  ``lr_step_size`` epochs, default 10); ``cosine`` (anneal from learning_rate on the first epoch
+  towards ``lr_min``, default 0, which the epoch after the last would reach, as PyTorch's
+  CosineAnnealingLR with ``T_max`` = epochs does); ``reduce_on_plateau`` or ``reduce-on-plateau``
+  (multiply by ``lr_factor``, in (0, 1), default 0.1, after ``lr_patience`` epochs in a row,
+  default 3, without improvement of the monitored metric).
 - ``warmup_epochs``: integer >= 0, default 0. Epoch e <= N uses learning_rate * e / N; the schedule
   starts after the warm-up, with its own epoch count.
 - ``hidden_size``: integer >= 1, or ``auto`` (default): the mean of input and output sizes, rounded
@@ -505,7 +506,7 @@ class LearningRate:
         if hp.lr_scheduler == "step":
             return hp.learning_rate * hp.lr_gamma ** (step // hp.lr_step_size)
         if hp.lr_scheduler == "cosine":
-            span = max(1, hp.epochs - hp.warmup_epochs - 1)
+            span = max(1, hp.epochs - hp.warmup_epochs)
             cosine = (1 + math.cos(math.pi * step / span)) / 2
             return hp.lr_min + (hp.learning_rate - hp.lr_min) * cosine
         return self.plateau_rate if hp.lr_scheduler == "reduce_on_plateau" else hp.learning_rate

@@ -85,7 +85,7 @@ def run(job_json: str, name: str | None, overrides: tuple[str, ...], detach: boo
         _apply_overrides(request, overrides)
     call_operation(create_training_job, "CreateTrainingJob", request)
     job_name = request["TrainingJobName"]
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     if detach:
         console.print(f"Created training job {job_name}")
         return

@@ -175,7 +175,9 @@ def _with_defaults(request: dict[str, Any], program: Program) -> dict[str, Any]:
     if builtin is not None:
         algorithm = request["AlgorithmSpecification"]
         if not algorithm.get("MetricDefinitions"):
-            algorithm["MetricDefinitions"] = [dict(d) for d in builtin.metric_definitions]
+            algorithm["MetricDefinitions"] = builtin.metric_definitions(
+                request.get("HyperParameters", {})
+            )
         if not request.get("InputDataConfig") and builtin.sample_channels:
             request["InputDataConfig"] = builtin.sample_input_data_config()
     return request
