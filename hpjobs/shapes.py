@@ -25,17 +25,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
-import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
+from hpjobs._service_models import OperationModel, ServiceModel
+from hpjobs._service_models import load as load_service_model
 from hpjobs.errors import SerializationException, ValidationException
-
-if TYPE_CHECKING:
-    import botocore.loaders
-    import botocore.model
 
 __all__ = [
     "lower_camel",
@@ -47,7 +43,7 @@ __all__ = [
     "violation",
 ]
 
-Shape = Any  # a ``botocore.model.Shape``; botocore ships no type information
+Shape = Any  # a ``hpjobs._service_models.Shape``, or None where a value has no shape
 
 
 # --------------------------------------------------------------------------------------------
@@ -55,61 +51,22 @@ Shape = Any  # a ``botocore.model.Shape``; botocore ships no type information
 # --------------------------------------------------------------------------------------------
 
 
-class _JsonFiles:
-    """File loader for ``botocore.loaders.Loader`` that parses JSON into plain dicts.
-
-    botocore's own loader builds ``OrderedDict``s, which costs about twice as long for the large
-    SageMaker model; plain dicts keep the order too and ``ServiceModel`` accepts them.
-    """
-
-    _SUFFIXES = (".json", ".json.gz")
-
-    def exists(self, file_path: str) -> bool:
-        return any(os.path.isfile(file_path + suffix) for suffix in self._SUFFIXES)
-
-    def load_file(self, file_path: str) -> Any:
-        if os.path.isfile(file_path + ".json"):
-            with open(file_path + ".json", "rb") as plain:
-                return json.loads(plain.read().decode("utf-8"))
-        if os.path.isfile(file_path + ".json.gz"):
-            import gzip
-
-            with gzip.open(file_path + ".json.gz", "rb") as packed:
-                return json.loads(packed.read().decode("utf-8"))
-        return None
-
-
 @functools.cache
-def _loader() -> botocore.loaders.Loader:
-    """botocore's loader over the same search path a botocore session uses (``AWS_DATA_PATH``)."""
-    import botocore.loaders
-
-    extra = os.environ.get("AWS_DATA_PATH")
-    paths = None
-    if extra:
-        paths = [os.path.expanduser(os.path.expandvars(p)) for p in extra.split(os.pathsep)]
-    return botocore.loaders.Loader(extra_search_paths=paths, file_loader=_JsonFiles())
-
-
-@functools.cache
-def service_model(service: str) -> botocore.model.ServiceModel:
+def service_model(service: str) -> ServiceModel:
     """The botocore model of ``service`` (``"sagemaker"``, ``"bedrock-runtime"``...), cached.
 
-    Uses ``botocore.loaders`` and ``botocore.model`` directly rather than a botocore session,
-    which is cheaper to import; the newest API version found on the search path is used.
-    Raises ``botocore.exceptions.UnknownServiceError`` for a service botocore does not know.
+    Read from botocore's own data files by :mod:`hpjobs._service_models`, which is cheaper than
+    importing ``botocore.model``; the newest API version on botocore's search path is used.
+    Raises ``UnknownService`` for a service botocore does not know.
     """
-    import botocore.model
-
-    description = _loader().load_service_model(service, "service-2")
-    return botocore.model.ServiceModel(description, service_name=service)
+    return load_service_model(service)
 
 
 @functools.cache
-def operation_model(service: str, operation: str) -> botocore.model.OperationModel:
+def operation_model(service: str, operation: str) -> OperationModel:
     """The botocore model of one operation, e.g. ``("sagemaker", "CreateTrainingJob")``, cached.
 
-    Raises ``botocore.exceptions.OperationNotFoundError`` for an operation the model lacks.
+    Raises ``UnknownOperation`` for an operation the model lacks.
     """
     return service_model(service).operation_model(operation)
 
@@ -767,11 +724,6 @@ def parse_request(
     """
     shape = operation_model(service, operation).input_shape
     walker = _Walker(local_uris)
-    if shape is None:
-        if params:
-            first = next(iter(params))
-            raise SerializationException(f'Unknown parameter in input: "{first}", must be one of: ')
-        return {}
     normalized = walker.structure(params, shape, _Path("", ""))
     raise_violations(walker.violations)
     return normalized

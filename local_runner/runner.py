@@ -44,7 +44,7 @@ __all__ = ["Events", "LocalJob", "Outcome", "run"]
 Result = Literal["Completed", "Failed", "Stopped", "MaxRuntimeExceeded"]
 
 _FAILURE_LIMIT = 1024
-_POLL_SECONDS = 0.05
+_POLL_SECONDS = 0.02
 _DEFAULT_MAX_RUNTIME = 86_400
 _PR_SET_PDEATHSIG = 1
 

@@ -9,6 +9,8 @@ that only reads the store imports torch.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 
 import click
@@ -58,4 +60,9 @@ def cli() -> None:
 
 
 def main() -> None:
+    # A command imports SQLAlchemy and botocore data and makes no garbage cycles worth collecting
+    # before its work starts: no collections until then (a long-running command re-enables them
+    # through ``render.steady_state``), and the final collection at exit skips what is frozen.
+    gc.disable()
+    atexit.register(gc.freeze)
     cli(prog_name="hpjobs")

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hpjobs.cli.aws import aws_errors, call_operation, print_json
-from hpjobs.cli.render import LogFollower, status_style
+from hpjobs.cli.render import LogFollower, status_style, steady_state
 
 __all__ = ["jobs", "logs", "metrics"]
 
@@ -30,6 +30,7 @@ def logs(name: str, follow: bool) -> None:
     with aws_errors("DescribeTrainingJob"):
         path, status = training_job_log(name)
     follower = LogFollower(path)
+    steady_state()
     while True:
         for line in follower.new_lines(final=not follow or status in _FINISHED):
             click.echo(line)

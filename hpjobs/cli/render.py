@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -9,9 +10,21 @@ from urllib.parse import unquote, urlparse
 
 from rich.table import Table
 
-__all__ = ["LogFollower", "final_metrics_table", "local_path_of", "status_style"]
+__all__ = [
+    "LogFollower",
+    "final_metrics_table",
+    "local_path_of",
+    "status_style",
+    "steady_state",
+]
 
 _STYLES = {"Completed": "green", "Failed": "red", "Stopped": "yellow", "Stopping": "yellow"}
+
+
+def steady_state() -> None:
+    """Called before a command's long-running loop: what exists now stays, collect the rest."""
+    gc.freeze()
+    gc.enable()
 
 
 def status_style(status: str) -> str:

@@ -20,11 +20,17 @@ from rich.table import Table
 from rich.text import Text
 
 from hpjobs.cli.aws import call_operation, read_json_argument
-from hpjobs.cli.render import LogFollower, final_metrics_table, local_path_of, status_style
+from hpjobs.cli.render import (
+    LogFollower,
+    final_metrics_table,
+    local_path_of,
+    status_style,
+    steady_state,
+)
 
 __all__ = ["run"]
 
-_POLL_SECONDS = 0.1
+_POLL_SECONDS = 0.02
 _FINISHED = {"Completed", "Failed", "Stopped"}
 
 
@@ -109,6 +115,7 @@ def watch(name: str, console: Console) -> dict[str, Any] | None:
         training_job_log,
     )
 
+    steady_state()
     started = time.monotonic()
     follower = LogFollower(training_job_log(name)[0])
     stop_sent = False

@@ -12,8 +12,10 @@ import os
 import subprocess
 import sys
 import threading
+import traceback
 from datetime import timedelta
 from pathlib import Path
+from typing import NoReturn
 
 import psutil
 from sqlalchemy import update
@@ -30,28 +32,81 @@ _ACTIVE = (TrainingJobStatus.IN_PROGRESS.value, TrainingJobStatus.STOPPING.value
 
 
 def start_supervisor(store: Store, job_id: int, name: str, folder: Path) -> None:
-    """Start the supervisor of job ``name`` and record which process it is."""
+    """Start the supervisor of job ``name`` and record which process it is.
+
+    A single-threaded caller (the CLI) forks it, which saves the new interpreter's start-up; a
+    caller with threads (a server, a test runner) starts a fresh interpreter, since forking a
+    threaded process is unsafe.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "supervisor.log", "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hpjobs.sagemaker._supervisor", name],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=os.environ.copy(),
-        )
-    threading.Thread(target=process.wait, daemon=True).start()  # reap it in long-lived callers
+    log = folder / "supervisor.log"
+    can_fork = hasattr(os, "fork") and threading.active_count() == 1
+    pid = _fork_supervisor(store, name, log) if can_fork else _spawn_supervisor(name, log)
     try:
-        started = psutil.Process(process.pid).create_time()
+        started: float | None = psutil.Process(pid).create_time()
     except psutil.NoSuchProcess:
         started = None
     with store.write() as session:
         session.execute(
             update(TrainingJob)
             .where(TrainingJob.id == job_id, TrainingJob.supervisor_pid.is_(None))
-            .values(supervisor_pid=process.pid, supervisor_started=started)
+            .values(supervisor_pid=pid, supervisor_started=started)
         )
+
+
+def _spawn_supervisor(name: str, log: Path) -> int:
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hpjobs.sagemaker._supervisor", name],
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=os.environ.copy(),
+        )
+    threading.Thread(target=process.wait, daemon=True).start()  # reap it in long-lived callers
+    return process.pid
+
+
+def _fork_supervisor(store: Store, name: str, log: Path) -> int:
+    """Double-fork a daemon that supervises job ``name``; returns the daemon's pid."""
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(read_end)
+        os.setsid()
+        daemon = os.fork()
+        if daemon:
+            os.write(write_end, str(daemon).encode())
+            os._exit(0)
+        os.close(write_end)
+        _become_supervisor(store, name, log)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        pid = int(pipe.read().decode())
+    os.waitpid(child, 0)
+    return pid
+
+
+def _become_supervisor(store: Store, name: str, log: Path) -> NoReturn:
+    """In the forked daemon: detach from the caller's files and run the supervisor, then exit."""
+    code = 1
+    try:
+        null = os.open(os.devnull, os.O_RDONLY)
+        output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(null, 0)
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        store.engine.dispose(close=False)  # the parent's connections stay the parent's
+        from hpjobs.sagemaker._supervisor import supervise
+
+        code = supervise(name)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def supervisor_alive(pid: int | None, started: float | None) -> bool:

@@ -1,0 +1,276 @@
+"""The ``hpjobs`` command, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import program, training_request, wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def hpjobs(
+    *args: str, check: bool = True, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "hpjobs", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"hpjobs {args} exited {result.returncode}:\n{result.stderr}")
+    return result
+
+
+def _job_file(tmp_path: Path, request: dict[str, Any]) -> Path:
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(request))
+    return path
+
+
+def test_help_for_every_command() -> None:
+    top = hpjobs("--help").stdout
+    for command in ("sagemaker", "run", "logs", "jobs", "metrics"):
+        assert command in top
+        assert "Usage:" in hpjobs(command, "--help").stdout
+    operations = hpjobs("sagemaker", "--help").stdout
+    for operation in (
+        "create-training-job",
+        "describe-training-job",
+        "list-training-jobs",
+        "stop-training-job",
+        "delete-training-job",
+    ):
+        assert operation in operations
+        assert "--cli-input-json" in hpjobs("sagemaker", operation, "--help").stdout
+
+
+def test_version() -> None:
+    assert hpjobs("--version").stdout.strip() == "hpjobs, version 0.1.0"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["sagemaker", "describe-training-job", "--training-job-name", "nobody"],
+        ["sagemaker", "list-training-jobs"],
+        ["jobs"],
+    ],
+)
+def test_reading_commands_do_not_import_torch(args: list[str]) -> None:
+    code = (
+        "import sys\n"
+        "from hpjobs.cli import cli\n"
+        f"try:\n    cli.main({args!r}, prog_name='hpjobs')\n"
+        "except SystemExit:\n    pass\n"
+        "print('TORCH-LOADED' if 'torch' in sys.modules else 'NO-TORCH')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip().endswith("NO-TORCH"), result.stdout + result.stderr
+
+
+def test_create_describe_list_through_cli_input_json(tmp_path: Path, output: Path) -> None:
+    job = _job_file(tmp_path, training_request("cli-job", output))
+    created = hpjobs("sagemaker", "create-training-job", "--cli-input-json", f"file://{job}")
+    assert json.loads(created.stdout) == {
+        "TrainingJobArn": "arn:aws:sagemaker:us-west-2:000000000000:training-job/cli-job"
+    }
+    assert created.stdout.startswith('{\n    "TrainingJobArn"')  # the AWS CLI's 4-space indent
+    wait_for("cli-job")
+    described = json.loads(
+        hpjobs("sagemaker", "describe-training-job", "--training-job-name", "cli-job").stdout
+    )
+    assert described["TrainingJobStatus"] == "Completed"
+    assert datetime.fromisoformat(described["CreationTime"]).tzinfo is not None
+    listed = json.loads(hpjobs("sagemaker", "list-training-jobs", "--max-results", "5").stdout)
+    assert [s["TrainingJobName"] for s in listed["TrainingJobSummaries"]] == ["cli-job"]
+    queried = hpjobs(
+        "sagemaker", "describe-training-job", "--training-job-name", "cli-job",
+        "--query", "SecondaryStatusTransitions[].Status",
+    )  # fmt: skip
+    assert json.loads(queried.stdout) == [
+        "Starting",
+        "Downloading",
+        "Training",
+        "Uploading",
+        "Completed",
+    ]
+
+
+def test_options_override_cli_input_json_and_inline_json(tmp_path: Path, output: Path) -> None:
+    request = training_request("from-file", output)
+    hpjobs(
+        "sagemaker", "create-training-job",
+        "--cli-input-json", json.dumps(request),
+        "--training-job-name", "from-option",
+        "--stopping-condition", '{"MaxRuntimeInSeconds": 300}',
+        "--enable-network-isolation",
+    )  # fmt: skip
+    description = wait_for("from-option")
+    assert description["StoppingCondition"] == {"MaxRuntimeInSeconds": 300}
+    assert description["EnableNetworkIsolation"] is True
+
+
+def test_service_errors_print_as_the_aws_cli_does(tmp_path: Path, output: Path) -> None:
+    missing = hpjobs(
+        "sagemaker", "describe-training-job", "--training-job-name", "nobody", check=False
+    )
+    assert missing.returncode == 254
+    assert missing.stdout == ""
+    assert missing.stderr == (
+        "\nAn error occurred (ValidationException) when calling the DescribeTrainingJob "
+        "operation: Requested resource not found.\n"
+    )
+    bad = training_request("bad_name", output)
+    job = _job_file(tmp_path, bad)
+    invalid = hpjobs(
+        "sagemaker", "create-training-job", "--cli-input-json", f"file://{job}", check=False
+    )
+    assert invalid.returncode == 254
+    assert invalid.stderr == (
+        "\nAn error occurred (ValidationException) when calling the CreateTrainingJob operation: "
+        "1 validation error detected: Value 'bad_name' at 'trainingJobName' failed to satisfy "
+        "constraint: Member must satisfy regular expression pattern: "
+        "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}\n"
+    )
+    stop = hpjobs("sagemaker", "stop-training-job", "--training-job-name", "nobody", check=False)
+    assert stop.returncode == 254
+    assert "An error occurred (ResourceNotFound) when calling the StopTrainingJob" in stop.stderr
+
+
+def test_malformed_parameters_exit_252() -> None:
+    result = hpjobs(
+        "sagemaker", "create-training-job", "--cli-input-json", "{not json", check=False
+    )
+    assert result.returncode == 252
+    assert result.stderr.startswith("\nError parsing parameter '--cli-input-json': Invalid JSON:")
+    result = hpjobs("sagemaker", "list-training-jobs", "--max-results", "many", check=False)
+    assert result.returncode == 252
+    assert (
+        "Error parsing parameter '--max-results': expected an integer, received 'many'"
+        in result.stderr
+    )
+
+
+def test_generate_cli_skeleton() -> None:
+    skeleton = json.loads(
+        hpjobs("sagemaker", "create-training-job", "--generate-cli-skeleton").stdout
+    )
+    assert skeleton["TrainingJobName"] == ""
+    assert skeleton["ResourceConfig"]["InstanceCount"] == 0
+    assert skeleton["EnableNetworkIsolation"] is True
+    assert isinstance(skeleton["InputDataConfig"], list)
+
+
+def test_stop_and_delete_through_the_cli(tmp_path: Path, output: Path) -> None:
+    request = program(training_request("cli-stop", output), "report.py", seconds="60")
+    hpjobs("sagemaker", "create-training-job", "--cli-input-json", json.dumps(request))
+    wait_for("cli-stop", lambda d: d["SecondaryStatus"] == "Training")
+    assert hpjobs("sagemaker", "stop-training-job", "--training-job-name", "cli-stop").stdout == ""
+    assert wait_for("cli-stop")["TrainingJobStatus"] == "Stopped"
+    assert (
+        hpjobs("sagemaker", "delete-training-job", "--training-job-name", "cli-stop").stdout == ""
+    )
+    gone = hpjobs(
+        "sagemaker", "describe-training-job", "--training-job-name", "cli-stop", check=False
+    )
+    assert gone.returncode == 254
+
+
+def test_run_watches_to_the_end_and_summarises(tmp_path: Path, output: Path) -> None:
+    request = training_request("run-job", output)
+    request["AlgorithmSpecification"]["MetricDefinitions"] = [
+        {"Name": "train:loss", "Regex": r"loss=([0-9.]+)"}
+    ]
+    job = _job_file(tmp_path, request)
+    result = hpjobs("run", str(job), "--hp", "extra=7")
+    assert "epoch=3 loss=0.3333" in result.stdout
+    assert "Training job run-job ended: Completed (Completed)" in result.stdout
+    assert "train:loss" in result.stdout and "0.3333" in result.stdout
+    artifact = output / "run-job" / "output" / "model.tar.gz"
+    assert f"Model artifact: {artifact}" in result.stdout
+    assert wait_for("run-job")["HyperParameters"]["extra"] == "7"
+
+
+def test_run_names_a_job_without_a_name(tmp_path: Path, output: Path) -> None:
+    request = training_request("ignored", output)
+    del request["TrainingJobName"]
+    result = hpjobs("run", str(_job_file(tmp_path, request)), "--detach")
+    name = result.stdout.strip().removeprefix("Created training job ")
+    assert name.startswith("pytorch-20")
+    assert wait_for(name)["TrainingJobStatus"] == "Completed"
+
+
+def test_run_exits_1_for_a_failed_job(tmp_path: Path, output: Path) -> None:
+    request = program(training_request("run-fail", output), "report.py", behaviour="fail")
+    result = hpjobs("run", str(_job_file(tmp_path, request)), check=False)
+    assert result.returncode == 1
+    assert "ended: Failed (Failed)" in result.stdout
+    assert (
+        "Failure reason: AlgorithmError: the training process exited with status 3."
+        in result.stdout
+    )
+
+
+def test_ctrl_c_stops_the_job_cleanly(tmp_path: Path, output: Path) -> None:
+    request = program(
+        training_request("run-ctrl-c", output), "report.py", behaviour="sigterm-save", seconds="60"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hpjobs", "run", str(_job_file(tmp_path, request))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        log = Path(os.environ["HPJOBS_HOME"]) / "jobs" / "run-ctrl-c" / "logs" / "algo-1.log"
+        deadline = time.monotonic() + 30
+        while not (log.exists() and "sleeping" in log.read_text()):
+            assert time.monotonic() < deadline, "the job never started sleeping"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 1, stderr
+    assert "Stopping the training job" in stdout
+    assert "caught SIGTERM, model saved" in stdout
+    assert "ended: Stopped (Stopped)" in stdout
+    assert wait_for("run-ctrl-c")["TrainingJobStatus"] == "Stopped"
+
+
+def test_logs_jobs_and_metrics(tmp_path: Path, output: Path) -> None:
+    request = training_request("look-job", output)
+    request["AlgorithmSpecification"]["MetricDefinitions"] = [
+        {"Name": "loss", "Regex": r"loss=([0-9.]+)"},
+        {"Name": "accuracy", "Regex": r"accuracy=([0-9.]+)"},
+    ]
+    hpjobs("sagemaker", "create-training-job", "--cli-input-json", json.dumps(request))
+    followed = hpjobs("logs", "look-job", "--follow")
+    assert "epoch=3 loss=0.3333 accuracy=0.80" in followed.stdout
+    assert followed.stdout.rstrip().endswith("hpjobs: Training job ended: Completed")
+    table = hpjobs("jobs").stdout
+    assert "look-job" in table and "Completed" in table
+    metrics = hpjobs("metrics", "look-job").stdout
+    rows = [line for line in metrics.splitlines() if line.startswith("│")]
+    assert [row.split("│")[1].strip() for row in rows] == ["1", "2", "3"]
+    assert "0.3333" in rows[2] and "0.8" in rows[2]
+    points = json.loads(hpjobs("metrics", "look-job", "--json").stdout)["MetricPoints"]
+    assert [(p["MetricName"], p["Epoch"]) for p in points][:2] == [("loss", 1), ("accuracy", 1)]
+    missing = hpjobs("logs", "nobody", check=False)
+    assert missing.returncode == 254
