@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import regex
 
@@ -105,7 +105,12 @@ def _check_resources(resources: Mapping[str, Any]) -> None:
         )
     _require(resources, ("InstanceType", "InstanceCount"), "resourceConfig.")
     count = resources["InstanceCount"]
-    if count != 1:
+    if count < 1:
+        raise ValidationException(
+            "ResourceConfig.InstanceCount must be at least 1 when ResourceConfig.InstanceGroups "
+            "is not given."
+        )
+    if count > 1:
         instance_type = resources["InstanceType"]
         raise ResourceLimitExceeded(
             f"The account-level service limit '{instance_type} for training job usage' is 1 "
@@ -192,7 +197,7 @@ def absolute_location(location: str) -> str:
     parsed = urlparse(location)
     if parsed.scheme in ("s3", "https", "http"):
         return location
-    path = parsed.netloc + parsed.path if parsed.scheme == "file" else location
+    path = unquote(parsed.netloc + parsed.path) if parsed.scheme == "file" else location
     return Path(os.path.abspath(os.path.expanduser(path))).as_uri()
 
 

@@ -50,6 +50,7 @@ __all__ = [
 
 _NOT_FOUND = "Requested resource not found."
 _DEFAULT_PAGE = 10
+_MAX_OFFSET = 2**53
 
 
 def training_job_arn(name: str) -> str:
@@ -271,9 +272,9 @@ def _decode_token(token: str | None, fingerprint: str) -> int:
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
         offset = int(data["offset"])
-        if data["query"] != fingerprint or offset < 0:
+        if data["query"] != fingerprint or not 0 <= offset <= _MAX_OFFSET:
             raise ValueError
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError):
         raise ValidationException(
             "The NextToken is not valid for this request: pass the token from the previous "
             "response together with the same filters and sort order."
