@@ -156,9 +156,26 @@ def _model_file(service: str) -> Path:
     return found[max(found)]
 
 
+def _read_json(path: Path) -> Any:
+    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    return json.loads(data)
+
+
 @functools.cache
 def load(service: str) -> ServiceModel:
     """The model of ``service``, read once per process."""
-    path = _model_file(service)
-    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    return ServiceModel(service, json.loads(data))
+    return ServiceModel(service, _read_json(_model_file(service)))
+
+
+@functools.cache
+def paginator(service: str, operation: str) -> Mapping[str, Any] | None:
+    """botocore's paginator configuration of an operation (``input_token``, ``output_token``,
+    ``limit_key``, ``result_key``), or None if it has none."""
+    folder = _model_file(service).parent
+    for name in ("paginators-1.json", "paginators-1.json.gz"):
+        if (folder / name).is_file():
+            config: Mapping[str, Any] | None = _read_json(folder / name)["pagination"].get(
+                operation
+            )
+            return config
+    return None

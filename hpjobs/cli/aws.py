@@ -5,6 +5,10 @@
 ``--kebab-case`` option (structures, lists and maps as JSON, ``file://`` accepted), booleans are
 ``--flag/--no-flag``, ``--cli-input-json`` supplies the whole request (options given beside it win),
 ``--generate-cli-skeleton`` prints a request template, ``--query`` takes a JMESPath expression.
+Operations botocore can paginate are paginated as the AWS CLI does: every page is fetched and the
+results are merged, unless ``--no-paginate`` is given or the request sets the page token or size
+itself (``--next-token``, ``--max-results``); ``--max-items`` caps the items and ``--page-size``
+sets the size of each page.
 Output is the JSON the AWS CLI prints (4-space indent, ISO 8601 timestamps); a service error is
 printed as the AWS CLI prints it and exits with 254, a malformed parameter exits with 252.
 """
@@ -131,6 +135,32 @@ def _convert(option: str, shape: Any, value: Any) -> Any:
     return read_json_argument(option, value)
 
 
+def _all_pages(
+    function: Callable[[Mapping[str, Any]], dict[str, Any]],
+    name: str,
+    request: dict[str, Any],
+    pages: Mapping[str, Any],
+    options: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Follow the output token through every page and merge the result lists."""
+    key, token_in, token_out = pages["result_key"], pages["input_token"], pages["output_token"]
+    limit = options["max_items"]
+    merged: dict[str, Any] = {}
+    while True:
+        page = call_operation(function, name, request)
+        items = merged.setdefault(key, [])
+        items.extend(page.get(key, []))
+        for other, value in page.items():
+            if other not in (key, token_out):
+                merged[other] = value
+        if token_out not in page or (limit and len(items) >= limit):
+            break
+        request[token_in] = page[token_out]
+    if limit:
+        merged[key] = merged[key][:limit]
+    return merged
+
+
 def skeleton(shape: Any, depth: int = 0) -> Any:
     """A request template for ``shape``, as ``--generate-cli-skeleton`` prints it."""
     kind = shape.type_name
@@ -155,6 +185,7 @@ def skeleton(shape: Any, depth: int = 0) -> Any:
 
 def _operation_command(service: str, operation_name: str) -> click.Command:
     from hpjobs import shapes
+    from hpjobs._service_models import paginator
     from hpjobs.sagemaker import operation
 
     model = shapes.operation_model(service, operation_name)
@@ -169,6 +200,13 @@ def _operation_command(service: str, operation_name: str) -> click.Command:
             params.append(
                 click.Option([flag], default=None, metavar=shape.type_name.upper(), help=doc)
             )
+    pages = paginator(service, operation_name)
+    if pages is not None:
+        params += [
+            click.Option(["--no-paginate"], is_flag=True, help="Fetch only the first page."),
+            click.Option(["--max-items"], type=click.IntRange(1), help="Items to print at most."),
+            click.Option(["--page-size"], type=click.IntRange(1), help="Items in each page."),
+        ]
     params += [
         click.Option(
             ["--cli-input-json"],
@@ -201,7 +239,16 @@ def _operation_command(service: str, operation_name: str) -> click.Command:
             value = options[_kebab(member).replace("-", "_")]
             if value is not None:
                 request[member] = _convert(flag, shape, value)
-        response = call_operation(operation(operation_name), operation_name, request)
+        function = operation(operation_name)
+        manual = pages is not None and (
+            pages["input_token"] in request or pages["limit_key"] in request
+        )
+        if pages is not None and options["page_size"]:
+            request[pages["limit_key"]] = options["page_size"]
+        if pages is None or options["no_paginate"] or manual:
+            response = call_operation(function, operation_name, request)
+        else:
+            response = _all_pages(function, operation_name, request, pages, options)
         print_json(response, options["query"])
 
     return click.Command(

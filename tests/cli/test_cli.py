@@ -274,3 +274,26 @@ def test_logs_jobs_and_metrics(tmp_path: Path, output: Path) -> None:
     assert [(p["MetricName"], p["Epoch"]) for p in points][:2] == [("loss", 1), ("accuracy", 1)]
     missing = hpjobs("logs", "nobody", check=False)
     assert missing.returncode == 254
+
+
+def test_list_paginates_like_the_aws_cli(tmp_path: Path, output: Path) -> None:
+    for name in ("page-a", "page-b", "page-c"):
+        hpjobs(
+            "sagemaker",
+            "create-training-job",
+            "--cli-input-json",
+            json.dumps(training_request(name, output)),
+        )
+    for name in ("page-a", "page-b", "page-c"):
+        wait_for(name)
+
+    def names(*args: str) -> tuple[list[str], bool]:
+        data = json.loads(
+            hpjobs("sagemaker", "list-training-jobs", "--sort-by", "Name", *args).stdout
+        )
+        return [s["TrainingJobName"] for s in data["TrainingJobSummaries"]], "NextToken" in data
+
+    assert names("--page-size", "1") == (["page-a", "page-b", "page-c"], False)
+    assert names("--page-size", "1", "--max-items", "2") == (["page-a", "page-b"], False)
+    assert names("--page-size", "1", "--no-paginate") == (["page-a"], True)
+    assert names("--max-results", "2") == (["page-a", "page-b"], True)
