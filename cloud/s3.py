@@ -56,6 +56,7 @@ def _relative_key(prefix: str, key: str) -> PurePosixPath:
 
 def download_prefix(uri: str, destination: Path) -> int:
     """Download every object whose key starts with the URI's key; returns how many there were."""
+    from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, prefix = parse_s3_uri(uri)
@@ -71,7 +72,7 @@ def download_prefix(uri: str, destination: Path) -> int:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 client.download_file(bucket, item["Key"], str(target))
                 count += 1
-    except (BotoCoreError, ClientError) as error:
+    except (BotoCoreError, ClientError, Boto3Error) as error:
         raise S3Error(f"could not download {uri}: {error}") from error
     if count == 0:
         raise S3Error(f"no objects found under {uri}")
@@ -80,17 +81,19 @@ def download_prefix(uri: str, destination: Path) -> int:
 
 def upload_file(path: Path, uri: str) -> None:
     """Upload one file to ``uri`` (an object appears whole or not at all)."""
+    from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, key = parse_s3_uri(uri)
     try:
         _client().upload_file(str(path), bucket, key)
-    except (BotoCoreError, ClientError) as error:
+    except (BotoCoreError, ClientError, Boto3Error) as error:
         raise S3Error(f"could not upload to {uri}: {error}") from error
 
 
 def download_file(uri: str, directory: Path) -> Path:
     """Download one object into ``directory`` under its base name; returns the file's path."""
+    from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, key = parse_s3_uri(uri)
@@ -101,7 +104,7 @@ def download_file(uri: str, directory: Path) -> Path:
     os.close(handle)
     try:
         _client().download_file(bucket, key, temporary)
-    except (BotoCoreError, ClientError) as error:
+    except (BotoCoreError, ClientError, Boto3Error) as error:
         os.unlink(temporary)
         raise S3Error(f"could not download {uri}: {error}") from error
     target = directory / name

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 __all__ = [
@@ -110,10 +111,11 @@ class ContainerPaths:
     def container_path(self, path: str) -> Path:
         """Where a container path such as ``/opt/ml/checkpoints`` lives under ``base``.
 
-        Paths outside ``/opt/ml`` are placed under ``base`` by their own name, so a job can
-        never write outside its folder.
+        The path is read as the container would (lexically, never through this machine's
+        links); paths outside ``/opt/ml`` are placed under ``base`` by their own name, so a job
+        can never write outside its folder.
         """
-        parts = Path("/", path).resolve().parts[1:]
+        parts = PurePosixPath(posixpath.normpath(posixpath.join("/", path))).parts[1:]
         if parts[:2] == ("opt", "ml"):
             parts = parts[2:]
         return self.base.joinpath(*parts) if parts else self.base
@@ -147,15 +149,16 @@ def split_hyperparameters(decoded: Mapping[str, Any]) -> tuple[dict[str, Any], d
 
 def to_cmd_args(hyperparameters: Mapping[str, Any]) -> list[str]:
     """Arguments as the toolkit builds them: keys sorted, ``--key value``, ``-k`` for one letter,
-    dicts as ``k=v,k2=v2``, every value through ``str()`` (so JSON ``true`` becomes ``True``)."""
+    dicts as ``k=v,k2=v2`` in key order, null as an empty string, every other value through
+    ``str()`` (so JSON ``true`` becomes ``True``)."""
     args: list[str] = []
     for key in sorted(hyperparameters):
         value = hyperparameters[key]
         args.append(f"-{key}" if len(key) == 1 else f"--{key}")
         if isinstance(value, dict):
-            args.append(",".join(f"{k}={v}" for k, v in value.items()))
+            args.append(",".join(f"{k}={v}" for k, v in sorted(value.items())))
         else:
-            args.append(str(value))
+            args.append("" if value is None else str(value))
     return args
 
 
@@ -193,6 +196,8 @@ def _dumps(value: Any) -> str:
 
 
 def _env_value(value: Any) -> str:
+    if value is None:
+        return ""
     return value if isinstance(value, str) else _dumps(value)
 
 

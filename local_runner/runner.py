@@ -22,17 +22,21 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
+import select
 import shlex
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
+
+import psutil
 
 from local_runner import contract
 from local_runner.archives import UnsafeArchive, pack
@@ -47,6 +51,10 @@ _FAILURE_LIMIT = 1024
 _POLL_SECONDS = 0.02
 _DEFAULT_MAX_RUNTIME = 86_400
 _PR_SET_PDEATHSIG = 1
+#: Every process of a job carries this variable with the job's own token, so that none of them
+#: outlives the job (as none outlives a SageMaker training container).
+_TOKEN_VARIABLE = "HPJOBS_JOB_TOKEN"
+_DRAIN_SECONDS = 0.2
 
 
 class Events(Protocol):
@@ -133,6 +141,8 @@ class _Runner:
         self.stop_reason: Result | None = None
         self.deadline = 0.0
         self._log_lock = threading.Lock()
+        self._ended = threading.Event()
+        self._token = secrets.token_hex(16)
 
     # -- the phases -------------------------------------------------------------------------
 
@@ -187,7 +197,7 @@ class _Runner:
             if checkpoint:
                 self._restore_checkpoints(checkpoint)
             self._stage_code()
-        except (StagingError, UnsafeArchive, OSError) as error:
+        except (StagingError, UnsafeArchive, OSError, ValueError) as error:
             raise JobError(f"ClientError: Data download failed: {error}") from error
 
     def _restore_checkpoints(self, checkpoint: Mapping[str, Any]) -> None:
@@ -302,6 +312,7 @@ class _Runner:
             }
         )
         env.update(request.get("Environment", {}))
+        env[_TOKEN_VARIABLE] = self._token
         return env
 
     def _train(self) -> None:
@@ -321,25 +332,50 @@ class _Runner:
             )
         except OSError as error:
             raise JobError(f"ClientError: could not start {command[0]}: {error}") from error
+        assert process.stdout is not None
         reader = threading.Thread(target=self._pump, args=(process.stdout,), daemon=True)
         reader.start()
         exit_code = self._supervise(process)
-        _signal_group(process.pid, signal.SIGKILL)  # the container ends with its main process
+        self._kill_leftovers(process.pid)  # the container ends with its main process
+        self._ended.set()
         reader.join()
+        process.stdout.close()
         self.outcome.exit_code = exit_code
         if self.stop_reason is None and exit_code != 0:
             raise JobError(self._failure_reason(exit_code))
 
     def _pump(self, stream: IO[bytes]) -> None:
+        """Copy the program's output to the log, line by line, reading metrics on the way.
+
+        Stops at end of output, or once the program has ended and no more output comes (a
+        process that escaped the job may still hold the pipe open).
+        """
         parser = MetricParser(
             self.job.request.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
         )
-        for raw in stream:
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            self._write(line)
-            now = _now()
-            for value in parser.parse(line):
-                self.events.metric(value.name, value.value, now, value.epoch)
+        pending = b""
+        for chunk in _chunks(stream.fileno(), self._ended):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for raw in lines:
+                self._take_line(raw, parser)
+        if pending:
+            self._take_line(pending, parser)
+
+    def _take_line(self, raw: bytes, parser: MetricParser) -> None:
+        line = raw.decode("utf-8", errors="replace").rstrip("\r")
+        self._write(line)
+        now = _now()
+        for value in parser.parse(line):
+            self.events.metric(value.name, value.value, now, value.epoch)
+
+    def _kill_leftovers(self, pid: int) -> None:
+        """SIGKILL the program's process group and every process still carrying this job's
+        token in its environment, including ones that moved to a session of their own."""
+        _signal_group(pid, signal.SIGKILL)
+        for process in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if process.environ().get(_TOKEN_VARIABLE) == self._token:
+                    process.kill()
 
     def _supervise(self, process: subprocess.Popen[bytes]) -> int:
         """Wait for the process, stopping it on request or at the deadline; its exit code."""
@@ -435,6 +471,21 @@ class _Runner:
 
     def _say(self, text: str) -> None:
         self._write(f"hpjobs: {text}")
+
+
+def _chunks(fd: int, ended: threading.Event) -> Iterator[bytes]:
+    """What arrives on ``fd`` until end of file, or until ``ended`` is set and the pipe has been
+    quiet for a moment."""
+    while True:
+        ready, _, _ = select.select([fd], [], [], _DRAIN_SECONDS)
+        if not ready:
+            if ended.is_set():
+                return
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return
+        yield chunk
 
 
 def _die_with_parent() -> None:

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from local_runner.archives import extract
+from local_runner.archives import extract, temporary_beside
 
 __all__ = ["StagingError", "deliver", "local_path", "stage_channel", "stage_code", "sync_folder"]
 
@@ -94,9 +94,7 @@ def deliver(file: Path, location: str) -> None:
         except S3Error as error:
             raise StagingError(str(error)) from error
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(handle)
+    temporary = temporary_beside(path)
     try:
         shutil.copyfile(file, temporary)
         os.replace(temporary, path)

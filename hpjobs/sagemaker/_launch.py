@@ -8,6 +8,7 @@ read, with a ``FailureReason`` that says so.
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -69,7 +70,12 @@ def _spawn_supervisor(name: str, log: Path) -> int:
 
 
 def _fork_supervisor(store: Store, name: str, log: Path) -> int:
-    """Double-fork a daemon that supervises job ``name``; returns the daemon's pid."""
+    """Double-fork a daemon that supervises job ``name``; returns the daemon's pid.
+
+    The store's pooled connections are closed first: an SQLite connection must never cross a
+    fork (the child closing an inherited one would drop the file locks of its own).
+    """
+    store.engine.dispose()
     read_end, write_end = os.pipe()
     child = os.fork()
     if child == 0:
@@ -97,7 +103,7 @@ def _become_supervisor(store: Store, name: str, log: Path) -> NoReturn:
         os.dup2(null, 0)
         os.dup2(output, 1)
         os.dup2(output, 2)
-        store.engine.dispose(close=False)  # the parent's connections stay the parent's
+        gc.enable()  # the CLI starts with collection off; a supervisor runs for long
         from hpjobs.sagemaker._supervisor import supervise
 
         code = supervise(name)

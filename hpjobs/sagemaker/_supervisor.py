@@ -9,6 +9,7 @@ the supervisor stop the job the same way.
 
 from __future__ import annotations
 
+import faulthandler
 import signal
 import sys
 import threading
@@ -158,6 +159,7 @@ def _local_job(job: TrainingJob) -> runner.LocalJob:
 
 def supervise(name: str) -> int:
     """Run job ``name`` to its end; the exit code says whether the supervisor itself worked."""
+    faulthandler.enable()
     store = get_store()
     with store.read() as session:
         job = session.scalars(select(TrainingJob).where(TrainingJob.name == name)).first()

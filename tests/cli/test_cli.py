@@ -212,7 +212,8 @@ def test_run_names_a_job_without_a_name(tmp_path: Path, output: Path) -> None:
     result = hpjobs("run", str(_job_file(tmp_path, request)), "--detach")
     name = result.stdout.strip().removeprefix("Created training job ")
     assert name.startswith("pytorch-20")
-    assert wait_for(name)["TrainingJobStatus"] == "Completed"
+    description = wait_for(name)
+    assert description["TrainingJobStatus"] == "Completed", description.get("FailureReason")
 
 
 def test_run_exits_1_for_a_failed_job(tmp_path: Path, output: Path) -> None:
