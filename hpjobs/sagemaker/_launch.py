@@ -9,6 +9,7 @@ read, with a ``FailureReason`` that says so.
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from hpjobs.sagemaker._records import record_transition, utcnow
 from hpjobs.sagemaker.status import SecondaryStatus, TrainingJobStatus
 from hpjobs.store import Store, TrainingJob
 
-__all__ = ["reap_if_dead", "start_supervisor", "supervisor_alive"]
+__all__ = ["process_alive", "reap_if_dead", "start_daemon", "start_supervisor"]
 
 #: How long a job may wait for its supervisor to register before it counts as lost.
 _START_GRACE = timedelta(seconds=60)
@@ -33,20 +34,8 @@ _ACTIVE = (TrainingJobStatus.IN_PROGRESS.value, TrainingJobStatus.STOPPING.value
 
 
 def start_supervisor(store: Store, job_id: int, name: str, folder: Path) -> None:
-    """Start the supervisor of job ``name`` and record which process it is.
-
-    A single-threaded caller (the CLI) forks it, which saves the new interpreter's start-up; a
-    caller with threads (a server, a test runner) starts a fresh interpreter, since forking a
-    threaded process is unsafe.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    log = folder / "supervisor.log"
-    can_fork = hasattr(os, "fork") and threading.active_count() == 1
-    pid = _fork_supervisor(store, name, log) if can_fork else _spawn_supervisor(name, log)
-    try:
-        started: float | None = psutil.Process(pid).create_time()
-    except psutil.NoSuchProcess:
-        started = None
+    """Start the supervisor of training job ``name`` and record which process it is."""
+    pid, started = start_daemon(store, "hpjobs.sagemaker._supervisor", name, folder)
     with store.write() as session:
         session.execute(
             update(TrainingJob)
@@ -55,10 +44,29 @@ def start_supervisor(store: Store, job_id: int, name: str, folder: Path) -> None
         )
 
 
-def _spawn_supervisor(name: str, log: Path) -> int:
+def start_daemon(store: Store, module: str, name: str, folder: Path) -> tuple[int, float | None]:
+    """Start ``module.main(name)`` in a process of its own that outlives the caller; its pid and
+    process start time. Its output goes to ``folder/<last part of module>.log``.
+
+    A single-threaded caller (the CLI, a tuner) forks it, which saves the new interpreter's
+    start-up; a caller with threads (a server, a test runner) starts a fresh interpreter, since
+    forking a threaded process is unsafe.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"{module.rsplit('.', 1)[-1].lstrip('_')}.log"
+    can_fork = hasattr(os, "fork") and threading.active_count() == 1
+    pid = _fork(store, module, name, log) if can_fork else _spawn(module, name, log)
+    try:
+        started: float | None = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        started = None
+    return pid, started
+
+
+def _spawn(module: str, name: str, log: Path) -> int:
     with open(log, "ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "hpjobs.sagemaker._supervisor", name],
+            [sys.executable, "-m", module, name],
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -69,8 +77,8 @@ def _spawn_supervisor(name: str, log: Path) -> int:
     return process.pid
 
 
-def _fork_supervisor(store: Store, name: str, log: Path) -> int:
-    """Double-fork a daemon that supervises job ``name``; returns the daemon's pid.
+def _fork(store: Store, module: str, name: str, log: Path) -> int:
+    """Double-fork a daemon running ``module.main(name)``; returns the daemon's pid.
 
     The store's pooled connections are closed first: an SQLite connection must never cross a
     fork (the child closing an inherited one would drop the file locks of its own).
@@ -86,7 +94,7 @@ def _fork_supervisor(store: Store, name: str, log: Path) -> int:
             os.write(write_end, str(daemon).encode())
             os._exit(0)
         os.close(write_end)
-        _become_supervisor(store, name, log)
+        _become_daemon(module, name, log)
     os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
         pid = int(pipe.read().decode())
@@ -94,8 +102,8 @@ def _fork_supervisor(store: Store, name: str, log: Path) -> int:
     return pid
 
 
-def _become_supervisor(store: Store, name: str, log: Path) -> NoReturn:
-    """In the forked daemon: detach from the caller's files and run the supervisor, then exit."""
+def _become_daemon(module: str, name: str, log: Path) -> NoReturn:
+    """In the forked daemon: detach from the caller's files, run ``module.main``, then exit."""
     code = 1
     try:
         null = os.open(os.devnull, os.O_RDONLY)
@@ -103,10 +111,8 @@ def _become_supervisor(store: Store, name: str, log: Path) -> NoReturn:
         os.dup2(null, 0)
         os.dup2(output, 1)
         os.dup2(output, 2)
-        gc.enable()  # the CLI starts with collection off; a supervisor runs for long
-        from hpjobs.sagemaker._supervisor import supervise
-
-        code = supervise(name)
+        gc.enable()  # the CLI starts with collection off; a daemon runs for long
+        code = importlib.import_module(module).main(name)
     except BaseException:
         traceback.print_exc()
     finally:
@@ -115,7 +121,7 @@ def _become_supervisor(store: Store, name: str, log: Path) -> NoReturn:
         os._exit(code)
 
 
-def supervisor_alive(pid: int | None, started: float | None) -> bool:
+def process_alive(pid: int | None, started: float | None) -> bool:
     """Whether process ``pid`` exists, is not a zombie and started at ``started``."""
     if pid is None:
         return False
@@ -135,7 +141,7 @@ def _lost_reason(job: TrainingJob) -> str | None:
         if utcnow() - job.creation_time < _START_GRACE:
             return None
         return "InternalServerError: the job's supervisor process never started."
-    if supervisor_alive(job.supervisor_pid, job.supervisor_started):
+    if process_alive(job.supervisor_pid, job.supervisor_started):
         return None
     beat = job.heartbeat_time.isoformat() if job.heartbeat_time else "none"
     return (

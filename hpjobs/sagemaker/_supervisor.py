@@ -157,7 +157,7 @@ def _local_job(job: TrainingJob) -> runner.LocalJob:
     )
 
 
-def supervise(name: str) -> int:
+def main(name: str) -> int:
     """Run job ``name`` to its end; the exit code says whether the supervisor itself worked."""
     faulthandler.enable()
     store = get_store()
@@ -188,4 +188,4 @@ def supervise(name: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(supervise(sys.argv[1]))
+    sys.exit(main(sys.argv[1]))

@@ -1,9 +1,10 @@
-"""The store: training jobs, status transitions and metric points, through SQLAlchemy."""
+"""The store: training and tuning jobs, status transitions and metric points, through
+SQLAlchemy."""
 
 from __future__ import annotations
 
 from hpjobs.store.engine import SCHEMA_REVISION, Store, get_store
-from hpjobs.store.models import MetricPoint, StatusTransition, TrainingJob
+from hpjobs.store.models import MetricPoint, StatusTransition, TrainingJob, TuningJob
 
 __all__ = [
     "SCHEMA_REVISION",
@@ -11,5 +12,6 @@ __all__ = [
     "StatusTransition",
     "Store",
     "TrainingJob",
+    "TuningJob",
     "get_store",
 ]

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "MetricPoint", "StatusTransition", "TrainingJob", "UTCDateTime"]
+__all__ = ["Base", "MetricPoint", "StatusTransition", "TrainingJob", "TuningJob", "UTCDateTime"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -64,6 +64,15 @@ class TrainingJob(Base):
     supervisor_pid: Mapped[int | None]
     supervisor_started: Mapped[float | None] = mapped_column(Float)
     heartbeat_time: Mapped[datetime | None]
+    # Set for the children of a tuning job (the link survives the tuning job's deletion).
+    tuning_job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tuning_jobs.id", ondelete="SET NULL"), index=True
+    )
+    tuning_job_arn: Mapped[str | None] = mapped_column(String(256))
+    tuning_definition: Mapped[str | None] = mapped_column(String(64))
+    tuned_hyperparameters: Mapped[dict[str, Any] | None]
+    #: The objective the tuning job counted for this child (its last objective metric value).
+    objective_value: Mapped[float | None] = mapped_column(Float)
 
     transitions: Mapped[list[StatusTransition]] = relationship(
         back_populates="job",
@@ -102,3 +111,27 @@ class MetricPoint(Base):
     value: Mapped[float] = mapped_column(Float)
     timestamp: Mapped[datetime]
     epoch: Mapped[int | None]
+
+
+class TuningJob(Base):
+    """One hyperparameter tuning job: the validated request and where its search stands."""
+
+    __tablename__ = "tuning_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32))
+    #: Tuning job names are not case sensitive: this is the lower-cased name, unique.
+    name_key: Mapped[str] = mapped_column(String(32), unique=True)
+    arn: Mapped[str] = mapped_column(String(256))
+    request: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    creation_time: Mapped[datetime] = mapped_column(index=True)
+    last_modified_time: Mapped[datetime]
+    end_time: Mapped[datetime | None]
+    #: ``TuningJobCompletionDetails`` as the tuner last wrote it.
+    completion_details: Mapped[dict[str, Any] | None]
+    job_dir: Mapped[str] = mapped_column(Text)
+    tuner_pid: Mapped[int | None]
+    tuner_started: Mapped[float | None] = mapped_column(Float)
+    heartbeat_time: Mapped[datetime | None]
