@@ -14,13 +14,11 @@ died marks it Failed with the reason, so no job stays InProgress forever.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import math
 import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +30,15 @@ from hpjobs import shapes
 from hpjobs.config import settings
 from hpjobs.errors import ResourceInUse, ResourceNotFound, ServiceError, ValidationException
 from hpjobs.sagemaker import _launch
+from hpjobs.sagemaker._paging import PageToken, time_filters
 from hpjobs.sagemaker._records import current_status, record_transition, utcnow
 from hpjobs.sagemaker._request import prepare_training_request
 from hpjobs.sagemaker.status import SecondaryStatus, TrainingJobStatus
 from hpjobs.store import MetricPoint, TrainingJob, get_store
 
 __all__ = [
+    "TuningLink",
+    "create_child_training_job",
     "create_training_job",
     "delete_training_job",
     "describe_training_job",
@@ -50,7 +51,6 @@ __all__ = [
 
 _NOT_FOUND = "Requested resource not found."
 _DEFAULT_PAGE = 10
-_MAX_OFFSET = 2**53
 
 
 def training_job_arn(name: str) -> str:
@@ -60,6 +60,23 @@ def training_job_arn(name: str) -> str:
 
 def create_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
     """Record a new training job and start it on this machine; ``{"TrainingJobArn": ...}``."""
+    return create_child_training_job(request, None)
+
+
+@dataclass(frozen=True)
+class TuningLink:
+    """What ties a child training job to the tuning job that launched it."""
+
+    tuning_job_id: int
+    tuning_job_arn: str
+    definition_name: str | None
+    tuned_hyperparameters: dict[str, str]
+
+
+def create_child_training_job(
+    request: Mapping[str, Any], link: TuningLink | None
+) -> dict[str, Any]:
+    """CreateTrainingJob, for a tuning job's child when ``link`` is given."""
     parsed = shapes.parse_request("sagemaker", "CreateTrainingJob", request)
     prepared = prepare_training_request(parsed)
     name = prepared.request["TrainingJobName"]
@@ -76,6 +93,11 @@ def create_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
         job_dir=str(folder),
         log_path=str(folder / "logs" / "algo-1.log"),
     )
+    if link is not None:
+        job.tuning_job_id = link.tuning_job_id
+        job.tuning_job_arn = link.tuning_job_arn
+        job.tuning_definition = link.definition_name
+        job.tuned_hyperparameters = link.tuned_hyperparameters
     store = get_store()
     try:
         with store.write() as session:
@@ -132,6 +154,7 @@ def _describe(session: Session, job: TrainingJob) -> dict[str, Any]:
     computed: dict[str, Any] = {
         "TrainingJobName": job.name,
         "TrainingJobArn": job.arn,
+        "TuningJobArn": job.tuning_job_arn,
         "ModelArtifacts": {"S3ModelArtifacts": job.model_artifacts},
         "TrainingJobStatus": job.status,
         "SecondaryStatus": job.secondary_status,
@@ -208,17 +231,18 @@ def list_training_jobs(request: Mapping[str, Any]) -> dict[str, Any]:
     }[sort_by]
     order = [column.desc(), TrainingJob.id.desc()] if descending else [column, TrainingJob.id]
     limit = parsed.get("MaxResults", _DEFAULT_PAGE)
-    fingerprint = _fingerprint(parsed)
-    offset = _decode_token(parsed.get("NextToken"), fingerprint)
+    page_token = PageToken.for_request(parsed)
     store = get_store()
     for _ in range(2):
         with store.read() as session:
-            page = list(session.scalars(query.order_by(*order).offset(offset).limit(limit + 1)))
+            page = list(
+                session.scalars(query.order_by(*order).offset(page_token.offset).limit(limit + 1))
+            )
         if not any([_launch.reap_if_dead(store, job) for job in page[:limit]]):
             break
     response: dict[str, Any] = {"TrainingJobSummaries": [_summary(job) for job in page[:limit]]}
     if len(page) > limit:
-        response["NextToken"] = _encode_token(offset + limit, fingerprint)
+        response["NextToken"] = page_token.next(limit)
     return response
 
 
@@ -228,15 +252,7 @@ def _filtered(parsed: Mapping[str, Any]) -> Select[TrainingJob]:
         query = query.where(TrainingJob.name.contains(parsed["NameContains"], autoescape=True))
     if parsed.get("StatusEquals"):
         query = query.where(TrainingJob.status == parsed["StatusEquals"])
-    bounds: list[tuple[str, Any, bool]] = [
-        ("CreationTimeAfter", TrainingJob.creation_time, True),
-        ("CreationTimeBefore", TrainingJob.creation_time, False),
-        ("LastModifiedTimeAfter", TrainingJob.last_modified_time, True),
-        ("LastModifiedTimeBefore", TrainingJob.last_modified_time, False),
-    ]
-    for key, column, after in bounds:
-        if key in parsed:
-            query = query.where(column > parsed[key] if after else column < parsed[key])
+    query = time_filters(query, parsed, TrainingJob.creation_time, TrainingJob.last_modified_time)
     if parsed.get("WarmPoolStatusEquals") or parsed.get("TrainingPlanArnEquals"):
         query = query.where(false())  # local jobs have neither warm pools nor training plans
     return query
@@ -253,33 +269,6 @@ def _summary(job: TrainingJob) -> dict[str, Any]:
         "SecondaryStatus": job.secondary_status,
     }
     return {key: value for key, value in summary.items() if value is not None}
-
-
-def _fingerprint(parsed: Mapping[str, Any]) -> str:
-    keys = {k: v for k, v in parsed.items() if k not in ("NextToken", "MaxResults")}
-    text = json.dumps(keys, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _encode_token(offset: int, fingerprint: str) -> str:
-    raw = json.dumps({"offset": offset, "query": fingerprint}).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _decode_token(token: str | None, fingerprint: str) -> int:
-    if not token:
-        return 0
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        offset = int(data["offset"])
-        if data["query"] != fingerprint or not 0 <= offset <= _MAX_OFFSET:
-            raise ValueError
-    except (ValueError, KeyError, TypeError, OverflowError):
-        raise ValidationException(
-            "The NextToken is not valid for this request: pass the token from the previous "
-            "response together with the same filters and sort order."
-        ) from None
-    return offset
 
 
 def stop_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
