@@ -46,26 +46,57 @@ def _load_request(source: str) -> dict[str, Any]:
     return request
 
 
-def _default_name(request: dict[str, Any]) -> str:
+def is_tuning_request(request: dict[str, Any]) -> bool:
+    return "HyperParameterTuningJobConfig" in request or "HyperParameterTuningJobName" in request
+
+
+def _default_name(image: str, length: int, stamp_format: str) -> str:
     """``<image base>-<timestamp>``, as the SageMaker SDK names jobs it is given no name for."""
-    image = request.get("AlgorithmSpecification", {}).get("TrainingImage", "training-job")
     base = re.sub(r"[^a-zA-Z0-9-]+", "-", image.rsplit("/", 1)[-1].split(":")[0]).strip("-")
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d-%H-%M-%S-%f")[:-3]
-    return f"{base[: 63 - len(stamp) - 1] or 'job'}-{stamp}"
+    stamp = datetime.now(timezone.utc).strftime(stamp_format)
+    return f"{base[: length - len(stamp) - 1] or 'job'}-{stamp}"
+
+
+def _definitions(request: dict[str, Any]) -> list[dict[str, Any]]:
+    if "TrainingJobDefinitions" in request:
+        return list(request["TrainingJobDefinitions"])
+    return [request.setdefault("TrainingJobDefinition", {})]
+
+
+def _name_request(request: dict[str, Any], name: str | None) -> str:
+    """The job's name: ``--name``, else the request's, else one made from the image."""
+    tuning = is_tuning_request(request)
+    key = "HyperParameterTuningJobName" if tuning else "TrainingJobName"
+    if name:
+        request[key] = name
+    if key not in request:
+        spec = _definitions(request)[0] if tuning else request
+        image = spec.get("AlgorithmSpecification", {}).get("TrainingImage", "job")
+        if tuning:
+            request[key] = _default_name(image, 32, "%y%m%d-%H%M%S")
+        else:
+            request[key] = _default_name(image, 63, "%Y-%m-%d-%H-%M-%S-%f")[:-3]
+    return str(request[key])
 
 
 def _apply_overrides(request: dict[str, Any], overrides: tuple[str, ...]) -> None:
-    hyperparameters = request.setdefault("HyperParameters", {})
+    """``--hp KEY=VALUE``: a training job's HyperParameters, or every tuning definition's
+    StaticHyperParameters."""
+    if is_tuning_request(request):
+        targets = [d.setdefault("StaticHyperParameters", {}) for d in _definitions(request)]
+    else:
+        targets = [request.setdefault("HyperParameters", {})]
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--hp")
-        hyperparameters[key] = value
+        for hyperparameters in targets:
+            hyperparameters[key] = value
 
 
 @click.command()
 @click.argument("job_json")
-@click.option("--name", help="Training job name (overrides TrainingJobName in the JSON).")
+@click.option("--name", help="The job's name (overrides the name in the JSON).")
 @click.option(
     "--hp",
     "overrides",
@@ -75,23 +106,25 @@ def _apply_overrides(request: dict[str, Any], overrides: tuple[str, ...]) -> Non
 )
 @click.option("--detach", is_flag=True, help="Create the job and return without watching it.")
 def run(job_json: str, name: str | None, overrides: tuple[str, ...], detach: bool) -> None:
-    """Create the training job in JOB_JSON (a CreateTrainingJob request: a path, file://path or
-    inline JSON) and show it live until it ends.
+    """Create the job in JOB_JSON and show it live until it ends.
 
-    Without a TrainingJobName (in the JSON or --name) the job is named after its image and the
-    current time. Exits 0 when the job completes, 1 otherwise.
+    JOB_JSON (a path, file://path or inline JSON) is a CreateTrainingJob request or a
+    CreateHyperParameterTuningJob request. Without a name (in the JSON or --name) the job is named
+    after its image and the current time. Exits 0 when the job completes, 1 otherwise.
     """
-    from hpjobs.sagemaker.training_jobs import create_training_job
-
     request = _load_request(job_json)
-    if name:
-        request["TrainingJobName"] = name
-    request.setdefault("TrainingJobName", _default_name(request))
+    job_name = _name_request(request, name)
     if overrides:
         _apply_overrides(request, overrides)
-    call_operation(create_training_job, "CreateTrainingJob", request)
-    job_name = request["TrainingJobName"]
     console = Console(highlight=False, soft_wrap=True)
+    if is_tuning_request(request):
+        from hpjobs.cli.tune_watch import run_tuning
+
+        run_tuning(request, console, detach)
+        return
+    from hpjobs.sagemaker.training_jobs import create_training_job
+
+    call_operation(create_training_job, "CreateTrainingJob", request)
     if detach:
         console.print(f"Created training job {job_name}")
         return

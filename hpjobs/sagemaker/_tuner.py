@@ -267,11 +267,11 @@ class Tuner:
         self.searches[child.search].tell(
             child.trial, objective, stopped_early=early and objective is not None
         )
-        if objective is not None:
-            with self.store.write() as session:
-                job = session.get(TrainingJob, child.job_id)
-                if job is not None:
-                    job.objective_value = objective
+        with self.store.write() as session:
+            job = session.get(TrainingJob, child.job_id)
+            if job is not None:
+                job.objective_value = objective
+                job.objective_status = "Failed" if objective is None else "Succeeded"
         self.progress.record(objective, utcnow())
 
     def _stop_all(self) -> None:
@@ -317,7 +317,7 @@ class Tuner:
                 job.status = TuningJobStatus.FAILED
                 job.failure_reason = reason[:1024]
                 job.end_time = job.last_modified_time = utcnow()
-        stop_children(self.store, self.job_id)
+        stop_children(self.store, self.job_id, evaluated=False)
 
 
 def main(name: str) -> int:

@@ -98,6 +98,7 @@ def create_child_training_job(
         job.tuning_job_arn = link.tuning_job_arn
         job.tuning_definition = link.definition_name
         job.tuned_hyperparameters = link.tuned_hyperparameters
+        job.objective_status = "Pending"
     store = get_store()
     try:
         with store.write() as session:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -204,14 +204,26 @@ def _reap_if_dead(store: Store, job: TuningJob) -> bool:
             "its running training jobs were stopped."
         )
         fresh.end_time = fresh.last_modified_time = now
-    stop_children(store, job.id)
+    stop_children(store, job.id, evaluated=False)
     return True
 
 
-def stop_children(store: Store, tuning_job_id: int) -> list[str]:
-    """Ask every running child of a tuning job to stop; the names asked."""
+def stop_children(store: Store, tuning_job_id: int, evaluated: bool = True) -> list[str]:
+    """Ask every running child of a tuning job to stop; the names asked. With ``evaluated``
+    False (no tuner is left to evaluate them), children still Pending get ObjectiveStatus
+    Failed."""
     from hpjobs.sagemaker.training_jobs import stop_training_job
 
+    if not evaluated:
+        with store.write() as session:
+            session.execute(
+                update(TrainingJob)
+                .where(
+                    TrainingJob.tuning_job_id == tuning_job_id,
+                    TrainingJob.objective_status == "Pending",
+                )
+                .values(objective_status="Failed")
+            )
     with store.read() as session:
         names = list(
             session.scalars(
@@ -316,9 +328,8 @@ def status_counters(children: Iterable[TrainingJob]) -> dict[str, int]:
 
 
 def objective_status(child: TrainingJob) -> str:
-    if child.status in ("InProgress", "Stopping"):
-        return "Pending"
-    return "Succeeded" if child.objective_value is not None else "Failed"
+    """``ObjectiveStatus``: Pending until the tuner has evaluated the child's objective."""
+    return child.objective_status or "Pending"
 
 
 def objective_counters(children: Iterable[TrainingJob]) -> dict[str, int]:
@@ -341,7 +352,8 @@ def _objectives(job: TuningJob) -> dict[str | None, dict[str, str]]:
 
 
 def _latest_objective(session: Session, child: TrainingJob, metric: str) -> float | None:
-    if child.objective_value is not None or child.status not in _ACTIVE:
+    """The objective the tuner counted, or else the latest value the child has emitted."""
+    if child.objective_value is not None:
         return child.objective_value
     query = (
         select(MetricPoint.value)

@@ -73,6 +73,8 @@ class TrainingJob(Base):
     tuned_hyperparameters: Mapped[dict[str, Any] | None]
     #: The objective the tuning job counted for this child (its last objective metric value).
     objective_value: Mapped[float | None] = mapped_column(Float)
+    #: ``ObjectiveStatus``: Pending until the tuning job has evaluated the child's objective.
+    objective_status: Mapped[str | None] = mapped_column(String(16))
 
     transitions: Mapped[list[StatusTransition]] = relationship(
         back_populates="job",

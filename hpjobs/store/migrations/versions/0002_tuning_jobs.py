@@ -43,6 +43,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("tuning_definition", sa.String(64)))
         batch.add_column(sa.Column("tuned_hyperparameters", sa.JSON))
         batch.add_column(sa.Column("objective_value", sa.Float))
+        batch.add_column(sa.Column("objective_status", sa.String(16)))
         batch.create_foreign_key(
             "fk_training_jobs_tuning_job_id",
             "tuning_jobs",
@@ -58,6 +59,7 @@ def downgrade() -> None:
         batch.drop_index("ix_training_jobs_tuning_job_id")
         batch.drop_constraint("fk_training_jobs_tuning_job_id", type_="foreignkey")
         for column in (
+            "objective_status",
             "objective_value",
             "tuned_hyperparameters",
             "tuning_definition",
