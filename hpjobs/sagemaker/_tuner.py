@@ -39,6 +39,7 @@ from hpjobs.sagemaker._tuning_request import (
     TuningPlan,
     child_request,
     prepare_tuning_request,
+    static_epochs,
 )
 from hpjobs.sagemaker.training_jobs import TuningLink, create_child_training_job, stop_training_job
 from hpjobs.sagemaker.tuning_jobs import TuningJobStatus, stop_children
@@ -251,9 +252,16 @@ class Tuner:
                 continue
             child.epochs[epoch] = value
             decision = self.searches[child.search].report(child.trial, epoch, value)
-            if decision is not Decision.CONTINUE:
-                child.stopping = decision
+            if decision is Decision.CONTINUE:
+                continue
+            child.stopping = decision
+            if decision is Decision.STOP_EARLY or not self._ends_by_itself(child, epoch):
                 self._stop_child(child.name)
+
+    def _ends_by_itself(self, child: Child, epoch: int) -> bool:
+        """Whether a job at Hyperband's MaxResource is at its own last epoch anyway."""
+        epochs = static_epochs(self.plan.definitions[child.search])
+        return epochs is not None and epochs <= epoch
 
     def _stop_child(self, name: str) -> None:
         with contextlib.suppress(ServiceError):  # it may have ended already

@@ -19,7 +19,13 @@ from hpjobs.errors import ValidationException
 from hpjobs.sagemaker._request import prepare_training_request
 from hpjobs.tuning.space import CategoricalRange, Range, RangeError, combinations, parse_ranges
 
-__all__ = ["Definition", "TuningPlan", "child_request", "prepare_tuning_request"]
+__all__ = [
+    "Definition",
+    "TuningPlan",
+    "child_request",
+    "prepare_tuning_request",
+    "static_epochs",
+]
 
 MAX_RANGES = 30
 MAX_HYPERPARAMETERS = 100
@@ -231,7 +237,8 @@ def _check_strategy(
                 )
 
 
-def _static_epochs(definition: Definition) -> int | None:
+def static_epochs(definition: Definition) -> int | None:
+    """The epochs a definition's jobs run, from its static hyperparameters (None if unknown)."""
     static = definition.training.get("StaticHyperParameters", {})
     for key in _EPOCH_KEYS:
         if key in static:
@@ -250,7 +257,7 @@ def _hyperband(config: Mapping[str, Any], definitions: Sequence[Definition]) -> 
     settings = config.get("StrategyConfig", {}).get("HyperbandStrategyConfig", {})
     maximum = settings.get("MaxResource")
     if maximum is None:
-        inferred = {_static_epochs(d) for d in definitions}
+        inferred = {static_epochs(d) for d in definitions}
         if None in inferred or len(inferred) != 1:
             raise _refuse(
                 "MaxResource could not be inferred for the Hyperband strategy: give "
