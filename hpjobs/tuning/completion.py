@@ -25,12 +25,22 @@ __all__ = ["Completion", "Progress", "improves"]
 _SIGNIFICANT = 0.01
 
 
+def _gain(new: float, old: float, minimize: bool) -> float:
+    return old - new if minimize else new - old
+
+
 def improves(new: float, best: float | None, minimize: bool, by: float = 0.0) -> bool:
-    """Whether ``new`` beats ``best`` by at least the fraction ``by`` of ``|best|``."""
+    """Whether ``new`` beats ``best`` (strictly) by at least the fraction ``by`` of ``|best|``."""
     if best is None:
         return True
-    margin = by * abs(best)
-    return new < best - margin if minimize else new > best + margin
+    gain = _gain(new, best, minimize)
+    return gain > 0 and gain >= by * abs(best)
+
+
+def _significant(new: float, old: float, minimize: bool) -> bool:
+    """Whether ``new`` beats ``old`` by more than 1% of ``|old|`` (convergence is "1% or less")."""
+    gain = _gain(new, old, minimize)
+    return gain > 0 and gain > _SIGNIFICANT * abs(old)
 
 
 @dataclass(frozen=True)
@@ -87,7 +97,7 @@ class Progress:
         if len(self._bests) <= window or self.best is None:
             return False
         before = self._bests[-window - 1]
-        return not improves(self.best, before, self.minimize, _SIGNIFICANT)
+        return before is not None and not _significant(self.best, before, self.minimize)
 
     def reason_to_stop(self) -> str | None:
         """Why the tuning job is done, or None while it is not."""

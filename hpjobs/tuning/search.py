@@ -86,7 +86,10 @@ def _to_internal(entry: Range, text: str) -> Any:
     if isinstance(entry, CategoricalRange):
         return text
     if isinstance(entry, IntegerRange):
-        return int(float(text))
+        number = float(text)
+        if number != int(number):
+            raise ValueError(f"{text} is not an integer")
+        return int(number)
     value = float(text)
     return 1.0 - value if entry.scaling == "ReverseLogarithmic" else value
 
@@ -159,7 +162,7 @@ class Search:
             trial = optuna.trial.create_trial(
                 params=params, distributions=self.distributions, value=objective
             )
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, OverflowError):
             return False
         self.study.add_trial(trial)
         return True

@@ -83,7 +83,7 @@ Range = IntegerRange | ContinuousRange | CategoricalRange
 def _number(text: str, name: str, integer: bool) -> float:
     try:
         value = float(text)
-        if integer and value != int(value):
+        if integer and not math.isinf(value) and not value.is_integer():
             raise ValueError
     except ValueError:
         kind = "an integer" if integer else "a number"

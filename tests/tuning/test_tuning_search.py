@@ -492,11 +492,6 @@ def test_add_history_refuses_a_missing_name(missing: str) -> None:
     assert search.study.trials == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: add_history truncates a non-integral value for an integer range "
-    "(int(float('2.5')) == 2 in search._to_internal) and adds it instead of returning False",
-)
 def test_add_history_refuses_a_fraction_for_an_integer_range() -> None:
     search = warm_search()
     assert search.add_history({**FITS, "n": "2.5"}, 1.0) is False
