@@ -6,8 +6,10 @@ its objective up to that epoch; take the median of those running averages. If th
 is worse than that median (higher when minimising, lower when maximising), stop the job.
 
 This is not Optuna's ``MedianPruner``, which compares a trial's best value so far with the median
-of other trials' raw values at the step. A job is judged once at least one earlier job has reached
-its epoch.
+of other trials' raw values at the step. SageMaker does not say how many earlier jobs the median
+needs; hpjobs judges a job at an epoch once at least three earlier jobs have reached that epoch
+(as Ray Tune's median stopping rule does by default), so that one or two early runs cannot stop
+every later one.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def worse_than_median(
     epoch: int,
     earlier: Iterable[Mapping[int, float]],
     minimize: bool,
-    min_jobs: int = 1,
+    min_jobs: int = 3,
 ) -> bool:
     """Whether ``value`` at ``epoch`` is worse than the median of the earlier jobs' running
     averages up to ``epoch`` (only jobs that reached ``epoch`` count)."""
@@ -44,7 +46,7 @@ def worse_than_median(
 class MedianRunningAverageRule(optuna.pruners.BasePruner):
     """:func:`worse_than_median` as an Optuna pruner: trials are training jobs, steps epochs."""
 
-    def __init__(self, min_jobs: int = 1) -> None:
+    def __init__(self, min_jobs: int = 3) -> None:
         self.min_jobs = min_jobs
 
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:

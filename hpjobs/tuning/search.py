@@ -7,9 +7,9 @@ Grid           every combination of the (categorical) ranges once, in the order 
 Random         independent draws honouring each range's scaling (Optuna ``RandomSampler``)
 Bayesian       Gaussian-process regression with expected improvement, as SageMaker's
                (Optuna ``GPSampler``; its first 10 configurations are random)
-Hyperband      random configurations; asynchronous successive halving (ASHA) on the
-               per-epoch objective decides which jobs go on (Optuna
-               ``SuccessiveHalvingPruner``, reduction factor 3, first rung at
+Hyperband      random configurations; asynchronous successive halving on the per-epoch
+               objective decides which jobs go on
+               (:mod:`hpjobs.tuning.hyperband`, reduction factor 3, first rung at
                ``MinResource``); a job that reaches ``MaxResource`` epochs is stopped there
 =============  =========================================================================
 
@@ -39,6 +39,7 @@ from optuna.distributions import (
 from optuna.trial import TrialState
 
 from hpjobs.tuning.early_stopping import MedianRunningAverageRule
+from hpjobs.tuning.hyperband import AsynchronousSuccessiveHalving
 from hpjobs.tuning.space import (
     CategoricalRange,
     ContinuousRange,
@@ -50,8 +51,6 @@ from hpjobs.tuning.space import (
 __all__ = ["Decision", "Search", "Suggestion"]
 
 optuna.logging.set_verbosity(logging.WARNING)
-
-_ETA = 3
 
 
 class Decision(enum.Enum):
@@ -180,9 +179,7 @@ def _sampler(strategy: str, seed: int | None) -> optuna.samplers.BaseSampler:
 
 def _pruner(hyperband: tuple[int, int] | None, early_stopping: bool) -> optuna.pruners.BasePruner:
     if hyperband is not None:
-        return optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=hyperband[0], reduction_factor=_ETA
-        )
+        return AsynchronousSuccessiveHalving(*hyperband)
     if early_stopping:
         return MedianRunningAverageRule()
     return optuna.pruners.NopPruner()
