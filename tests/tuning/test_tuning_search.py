@@ -304,68 +304,106 @@ def test_hyperband_max_resource_stop_even_for_the_worst_job() -> None:
 
 
 def test_hyperband_never_stops_before_min_resource() -> None:
-    search = hyperband(3, 27)
-    good, bad = (ask(search) for _ in range(2))
-    assert [search.report(good, e, 1.0) for e in (1, 2, 3)] == [Decision.CONTINUE] * 3
+    search = hyperband(3, 27)  # rungs at epochs 3 and 9
+    good = [ask(search) for _ in range(3)]
+    bad = ask(search)
+    for number in good:
+        assert [search.report(number, e, 1.0) for e in (1, 2, 3)] == [Decision.CONTINUE] * 3
+    # four values at epochs 1 and 2, the worst of them: still too early
     assert [search.report(bad, e, 100.0) for e in (1, 2)] == [Decision.CONTINUE] * 2
+    # epoch 3: [1, 1, 1, 100], the best 2 of 4 go on
     assert search.report(bad, 3, 100.0) == Decision.STOP_EARLY
 
 
 def test_hyperband_decides_only_at_rungs() -> None:
     search = hyperband(3, 27)  # rungs at epochs 3 and 9
-    good, bad = (ask(search) for _ in range(2))
+    good, other, bad = (ask(search) for _ in range(3))
     for epoch in range(1, 10):
         assert search.report(good, epoch, 1.0) == Decision.CONTINUE
-    assert search.report(bad, 3, 0.5) == Decision.CONTINUE  # best at the first rung
+        assert search.report(other, epoch, 2.0) == Decision.CONTINUE  # second of 2
+    assert search.report(bad, 3, 0.5) == Decision.CONTINUE  # best of 3 at the first rung
+    # the worst of 3 at epochs 4 to 8, between rungs
     assert [search.report(bad, e, 50.0) for e in range(4, 9)] == [Decision.CONTINUE] * 5
-    assert search.report(bad, 9, 50.0) == Decision.STOP_EARLY
+    assert search.report(bad, 9, 50.0) == Decision.STOP_EARLY  # [1, 2, 50]: the best 1 goes on
+
+
+@pytest.mark.parametrize("epoch", range(1, 21))
+def test_hyperband_rungs_start_at_min_resource(epoch: int) -> None:
+    search = hyperband(2, 20)  # rungs at epochs 2, 6 and 18
+    first, second, third = (ask(search) for _ in range(3))
+    at_max = Decision.STOP_AT_MAX_RESOURCE if epoch == 20 else None
+    # fewer than three values: nothing stops before MaxResource
+    assert search.report(first, epoch, 0.0) == (at_max or Decision.CONTINUE)
+    assert search.report(second, epoch, 1.0) == (at_max or Decision.CONTINUE)
+    # the worst of three stops at a rung only
+    on_rung = Decision.STOP_EARLY if epoch in (2, 6, 18) else Decision.CONTINUE
+    assert search.report(third, epoch, 2.0) == (at_max or on_rung)
+
+
+def test_hyperband_with_min_resource_equal_to_max_resource_only_stops_there() -> None:
+    search = hyperband(5, 5)  # no rungs
+    numbers = [ask(search) for _ in range(4)]
+    for epoch in range(1, 5):
+        decisions = [search.report(n, epoch, 10.0**i) for i, n in enumerate(numbers)]
+        assert decisions == [Decision.CONTINUE] * 4
+    assert search.report(numbers[3], 5, 1000.0) == Decision.STOP_AT_MAX_RESOURCE
 
 
 def test_hyperband_asha_keeps_the_top_third_at_each_rung() -> None:
     """Rungs at epochs 1 and 3 (MinResource 1, reduction factor 3); with fewer than three
-    competitors at a rung a job goes on only as the best so far, else in the top third."""
+    values at a rung a job goes on, else only among the best ceil(n / 3) of the n there."""
     search = hyperband(1, 9)
-    t = [ask(search) for _ in range(6)]
-    epoch1 = {t[0]: 1.0, t[1]: 5.0, t[2]: 0.8, t[3]: 0.9, t[4]: 3.0, t[5]: 0.85}
+    t = [ask(search) for _ in range(7)]
+    epoch1 = {t[0]: 1.0, t[1]: 5.0, t[2]: 0.8, t[3]: 0.9, t[4]: 3.0, t[5]: 0.85, t[6]: 0.88}
     decisions = {n: search.report(n, 1, v) for n, v in epoch1.items()}
     assert decisions == {
         t[0]: Decision.CONTINUE,  # alone
-        t[1]: Decision.STOP_EARLY,  # 2 competitors, not the best
-        t[2]: Decision.CONTINUE,  # 3 competitors, the best
-        t[3]: Decision.STOP_EARLY,  # 4 competitors, second
-        t[4]: Decision.STOP_EARLY,
-        t[5]: Decision.CONTINUE,  # 6 competitors, second: within the top 6 // 3 = 2
+        t[1]: Decision.CONTINUE,  # 2 values, the worse: too few to stop
+        t[2]: Decision.CONTINUE,  # 3 values, the best: top ceil(3 / 3) = 1
+        t[3]: Decision.CONTINUE,  # 4 values, second: top ceil(4 / 3) = 2
+        t[4]: Decision.STOP_EARLY,  # 5 values, fourth: top 2
+        t[5]: Decision.CONTINUE,  # 6 values, second: top 2
+        t[6]: Decision.CONTINUE,  # 7 values, third: top ceil(7 / 3) = 3
     }
-    for n in (t[1], t[3], t[4]):
-        search.tell(n, None, stopped_early=True)
-    for n in (t[0], t[2], t[5]):
+    search.tell(t[4], None, stopped_early=True)
+    for n in (t[0], t[1], t[2], t[3], t[5], t[6]):
         assert search.report(n, 2, 10.0) == Decision.CONTINUE  # between rungs
-    assert search.report(t[0], 3, 0.5) == Decision.CONTINUE
-    assert search.report(t[2], 3, 0.6) == Decision.STOP_EARLY
-    assert search.report(t[5], 3, 0.4) == Decision.CONTINUE
+    assert search.report(t[0], 3, 0.5) == Decision.CONTINUE  # alone
+    assert search.report(t[5], 3, 0.4) == Decision.CONTINUE  # 2 values
+    assert search.report(t[2], 3, 0.6) == Decision.STOP_EARLY  # [0.5, 0.4, 0.6]: top 1
     search.tell(t[2], None, stopped_early=True)
-    assert search.report(t[0], 9, 0.3) == Decision.STOP_AT_MAX_RESOURCE
-    assert search.report(t[5], 9, 0.2) == Decision.STOP_AT_MAX_RESOURCE
-    search.tell(t[0], 0.3)
-    search.tell(t[5], 0.2)
+    assert search.report(t[1], 3, 0.7) == Decision.STOP_EARLY  # [0.4, 0.5, 0.6, 0.7]: top 2
+    search.tell(t[1], None, stopped_early=True)
+    # the stopped jobs still count: [0.4, 0.5, 0.5, 0.6, 0.7], top 2, tied at the cut-off 0.5
+    # (without them: [0.5, 0.4, 0.5], top 1)
+    assert search.report(t[3], 3, 0.5) == Decision.CONTINUE
+    assert search.report(t[6], 3, 0.45) == Decision.CONTINUE  # 6 values, second: top 2
+    final = {t[0]: 0.3, t[3]: 0.35, t[5]: 0.2, t[6]: 0.25}
+    for n, value in final.items():
+        assert search.report(n, 9, value) == Decision.STOP_AT_MAX_RESOURCE
+        search.tell(n, value)
     states = [trial.state for trial in search.study.trials]
     assert states == [
         TrialState.COMPLETE,
         TrialState.PRUNED,
         TrialState.PRUNED,
+        TrialState.COMPLETE,
         TrialState.PRUNED,
-        TrialState.PRUNED,
+        TrialState.COMPLETE,
         TrialState.COMPLETE,
     ]
     assert search.study.best_value == 0.2
+    assert search.study.best_trial.number == t[5]
 
 
 def test_hyperband_maximising_keeps_the_highest() -> None:
     search = Search(one_continuous(), "Hyperband", minimize=False, seed=0, hyperband=(1, 9))
-    a, b, c = (ask(search) for _ in range(3))
+    a, b, c, d, e = (ask(search) for _ in range(5))
     assert search.report(a, 1, 0.5) == Decision.CONTINUE
-    assert search.report(b, 1, 0.4) == Decision.STOP_EARLY
-    assert search.report(c, 1, 0.9) == Decision.CONTINUE
+    assert search.report(b, 1, 0.9) == Decision.CONTINUE
+    assert search.report(c, 1, 0.4) == Decision.STOP_EARLY  # [0.9, 0.5, 0.4]: top 1
+    assert search.report(d, 1, 0.7) == Decision.CONTINUE  # [0.9, 0.7, 0.5, 0.4]: top 2
+    assert search.report(e, 1, 0.6) == Decision.STOP_EARLY  # [0.9, 0.7, 0.6, ...]: top 2
 
 
 def test_no_early_stopping_without_hyperband_or_auto() -> None:
@@ -380,32 +418,49 @@ def test_no_early_stopping_without_hyperband_or_auto() -> None:
 # Auto early stopping (median of running averages) ---------------------------------------------
 
 
-def test_early_stopping_stops_a_worse_job_once_an_earlier_job_reached_the_epoch() -> None:
+def test_early_stopping_stops_a_worse_job_once_three_earlier_jobs_reached_the_epoch() -> None:
     search = Search(one_continuous(), "Random", minimize=True, seed=0, early_stopping=True)
-    first, second, third, fourth = (ask(search) for _ in range(4))
-    # nothing to compare with: the first job goes on whatever it reports
-    assert search.report(first, 1, 1.0) == Decision.CONTINUE
-    assert search.report(first, 2, 0.8) == Decision.CONTINUE
-    # a later job's worse value at epoch 1 (median 1.0)
-    assert search.report(second, 1, 5.0) == Decision.STOP_EARLY
-    search.tell(second, None, stopped_early=True)
-    # epoch 1: median of [1.0, 5.0] = 3.0; epoch 2: only the first job got there, running
-    # average (1.0 + 0.8) / 2 = 0.9 (its raw value 0.8 would stop 0.85)
-    assert search.report(third, 1, 2.9) == Decision.CONTINUE
-    assert search.report(third, 2, 0.85) == Decision.CONTINUE
-    assert search.report(third, 3, 123.0) == Decision.CONTINUE  # no earlier job at epoch 3
-    assert search.report(fourth, 1, 2.0) == Decision.CONTINUE  # median of [1, 5, 2.9] = 2.9
-    assert search.report(fourth, 2, 0.9) == Decision.CONTINUE  # median of [0.9, 1.875]: 1.3875
-    assert search.report(fourth, 3, 124.0) == Decision.STOP_EARLY  # third's average 42.25
+    j = [ask(search) for _ in range(6)]
+    # fewer than three earlier jobs at epoch 1: nothing stops, however bad
+    assert search.report(j[0], 1, 1.0) == Decision.CONTINUE
+    assert search.report(j[1], 1, 5.0) == Decision.CONTINUE  # one earlier: median 1.0
+    assert search.report(j[2], 1, 4.0) == Decision.CONTINUE  # two earlier: median 3.0
+    # three earlier: median of [1.0, 5.0, 4.0] = 4.0
+    assert search.report(j[3], 1, 4.5) == Decision.STOP_EARLY
+    search.tell(j[3], None, stopped_early=True)
+    # the stopped job still counts: median of [1.0, 5.0, 4.0, 4.5] = 4.25, equal goes on
+    assert search.report(j[4], 1, 4.25) == Decision.CONTINUE
+    # epoch 2: running averages 0.9, 2.8 and 2.425, too few for the first three
+    assert search.report(j[0], 2, 0.8) == Decision.CONTINUE
+    assert search.report(j[1], 2, 0.6) == Decision.CONTINUE
+    assert search.report(j[2], 2, 0.85) == Decision.CONTINUE
+    assert search.report(j[2], 3, 123.0) == Decision.CONTINUE  # no earlier job at epoch 3
+    # median of the running averages [0.9, 2.8, 2.425] = 2.425 (of the raw values: 0.8)
+    assert search.report(j[4], 2, 2.0) == Decision.CONTINUE
+    assert search.report(j[5], 1, 2.0) == Decision.CONTINUE  # median 4.25
+    # median of [0.9, 2.8, 2.425, 3.125] = 2.6125
+    assert search.report(j[5], 2, 2.7) == Decision.STOP_EARLY
 
 
 def test_early_stopping_ignores_later_jobs() -> None:
     search = Search(one_continuous(), "Random", minimize=False, seed=0, early_stopping=True)
-    first, second = (ask(search) for _ in range(2))
-    assert search.report(second, 1, 10.0) == Decision.CONTINUE
-    assert search.report(first, 1, 0.1) == Decision.CONTINUE  # the later job does not count
-    assert search.report(first, 2, 0.2) == Decision.CONTINUE
-    assert search.report(second, 2, 0.05) == Decision.STOP_EARLY  # maximising: 0.05 < 0.15
+    j = [ask(search) for _ in range(6)]
+    for n, value in ((j[3], 10.0), (j[4], 11.0), (j[5], 12.0)):
+        assert search.report(n, 1, value) == Decision.CONTINUE  # no earlier job has reported
+    # the three later jobs do not count (with them: median 11.0, and maximising), so each of
+    # these has fewer than three earlier jobs and goes on, though worse than those before it
+    assert search.report(j[0], 1, 3.0) == Decision.CONTINUE
+    assert search.report(j[1], 1, 2.0) == Decision.CONTINUE
+    assert search.report(j[2], 1, 1.0) == Decision.CONTINUE
+    assert search.report(j[0], 2, 0.0) == Decision.CONTINUE  # running average 1.5
+    assert search.report(j[1], 2, 4.0) == Decision.CONTINUE  # 3.0
+    assert search.report(j[2], 2, 7.0) == Decision.CONTINUE  # 4.0
+    # maximising: 0.5 < median of [1.5, 3.0, 4.0] = 3.0
+    assert search.report(j[3], 2, 0.5) == Decision.STOP_EARLY
+    # median of [1.5, 3.0, 4.0, 5.25] = 3.5: equal goes on
+    assert search.report(j[4], 2, 3.5) == Decision.CONTINUE
+    # median of [1.5, 3.0, 4.0, 5.25, 7.25] = 4.0
+    assert search.report(j[5], 2, 3.9) == Decision.STOP_EARLY
 
 
 # warm start, results -------------------------------------------------------------------------
