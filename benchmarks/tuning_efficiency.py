@@ -129,7 +129,8 @@ def main() -> None:
         best = statistics.mean(r[1] for r in runs)
         print(
             f"  {label:30s} epochs {epochs:7.1f} ({epochs / base_epochs:.2f}x Random)  "
-            f"best {best:.5f} ({statistics.mean(gaps):+.2f}% vs Random)  "
+            f"best {best:.5f} ({statistics.mean(gaps):+.2f}% vs Random, per seed "
+            f"{', '.join(f'{g:+.1f}%' for g in gaps)})  "
             f"time {statistics.mean(r[2] for r in runs):.0f} s"
         )
     print("goals: Hyperband <= 0.33x Random's epochs and within 1%;")
