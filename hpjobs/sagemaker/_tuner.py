@@ -45,7 +45,7 @@ from hpjobs.sagemaker.training_jobs import TuningLink, create_child_training_job
 from hpjobs.sagemaker.tuning_jobs import TuningJobStatus, stop_children
 from hpjobs.store import MetricPoint, Store, TrainingJob, TuningJob, get_store
 from hpjobs.tuning.completion import Completion, Progress
-from hpjobs.tuning.search import Decision, Search
+from hpjobs.tuning.search import Decision, Search, Suggestion
 
 _POLL_SECONDS = 0.1
 _HEARTBEAT_SECONDS = 2.0
@@ -86,6 +86,8 @@ class Tuner:
         self.running: dict[str, Child] = {}
         self.launched = 0
         self.exhausted = False
+        self._exhausted: set[int] = set()
+        self._turn = 0
         self.stop_requested = False
         self.done_reason: str | None = None
         self._last_beat = 0.0
@@ -197,15 +199,31 @@ class Tuner:
 
     def _launch(self) -> None:
         while len(self.running) < self.parallel and self.launched < self.plan.max_jobs:
-            index = self.launched % len(self.searches)
-            suggestion = self.searches[index].ask()
-            if suggestion is None:
+            picked = self._next_suggestion()
+            if picked is None:
                 self.exhausted = True
                 return
+            index, suggestion = picked
             self.launched += 1
             name = f"{self.name}-{self.launched:03d}-{secrets.token_hex(4)}"
             definition = self.plan.definitions[index]
             self._create(definition, name, suggestion.values, index, suggestion.number)
+
+    def _next_suggestion(self) -> tuple[int, Suggestion] | None:
+        """The next configuration, taking the definitions in turn and skipping any whose search
+        is exhausted (a grid that has run every combination)."""
+        count = len(self.searches)
+        for step in range(count):
+            index = (self._turn + step) % count
+            if index in self._exhausted:
+                continue
+            suggestion = self.searches[index].ask()
+            if suggestion is None:
+                self._exhausted.add(index)
+                continue
+            self._turn = index + 1
+            return index, suggestion
+        return None
 
     def _create(
         self, definition: Definition, name: str, values: dict[str, str], index: int, trial: int

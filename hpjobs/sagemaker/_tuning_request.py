@@ -152,17 +152,17 @@ def _definition(raw: dict[str, Any], config: Mapping[str, Any], several: bool) -
 
 
 def _resource_config(raw: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``ResourceConfig``, else ``HyperParameterTuningResourceConfig`` in either of its forms
+    (one instance type given directly, or ``InstanceConfigs``, of which the first is used)."""
     if "ResourceConfig" in raw:
         return dict(raw["ResourceConfig"])
-    instances = raw.get("HyperParameterTuningResourceConfig", {}).get("InstanceConfigs")
+    tuning = raw.get("HyperParameterTuningResourceConfig", {})
+    instances = tuning.get("InstanceConfigs") or ([tuning] if "InstanceType" in tuning else [])
     if not instances:
         return None
     first = instances[0]
-    return {
-        "InstanceType": first["InstanceType"],
-        "InstanceCount": first["InstanceCount"],
-        "VolumeSizeInGB": first["VolumeSizeInGB"],
-    }
+    keys = ("InstanceType", "InstanceCount", "VolumeSizeInGB", "VolumeKmsKeyId")
+    return {key: first[key] for key in keys if key in first}
 
 
 def _training_request(

@@ -9,19 +9,24 @@ creates one waits for it to reach a terminal status.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import SCRIPTS, TERMINAL
+from helpers import SCRIPTS, TERMINAL, wait_for
 
 import hpjobs
 from hpjobs import errors
 from hpjobs.errors import ServiceError
-from hpjobs.sagemaker.training_jobs import list_training_jobs, training_job_metrics
+from hpjobs.sagemaker.training_jobs import (
+    describe_training_job,
+    list_training_jobs,
+    stop_training_job,
+)
 from hpjobs.sagemaker.tuning_jobs import (
     create_hyper_parameter_tuning_job,
     delete_hyper_parameter_tuning_job,
@@ -54,6 +59,7 @@ CODES: dict[str, type[ServiceError]] = {
     "SerializationException": errors.SerializationException,
     "ResourceInUse": errors.ResourceInUse,
     "ResourceNotFound": errors.ResourceNotFound,
+    "ResourceLimitExceeded": errors.ResourceLimitExceeded,
 }
 FUNCTIONS: dict[str, Callable[[Request], Response]] = {
     "create_hyper_parameter_tuning_job": create_hyper_parameter_tuning_job,
@@ -134,6 +140,24 @@ def wait_for_tuning(
         if time.monotonic() > deadline:
             raise AssertionError(f"tuning job {name} did not get there in {timeout} s")
         time.sleep(0.05)
+
+
+@pytest.fixture(autouse=True)
+def _nothing_outlives_the_test(home: Path) -> Iterator[None]:
+    """Even when a test fails half way, stop what it left running and wait for the end."""
+    yield
+    listed = list_hyper_parameter_tuning_jobs({"MaxResults": 100})
+    for summary in listed["HyperParameterTuningJobSummaries"]:
+        name = summary["HyperParameterTuningJobName"]
+        if summary["HyperParameterTuningJobStatus"] == "InProgress":
+            with contextlib.suppress(ServiceError):
+                stop_hyper_parameter_tuning_job({"HyperParameterTuningJobName": name})
+        wait_for_tuning(name, timeout=30)
+    for job in list_training_jobs({"MaxResults": 100})["TrainingJobSummaries"]:
+        if job["TrainingJobStatus"] == "InProgress":
+            with contextlib.suppress(ServiceError):
+                stop_training_job({"TrainingJobName": job["TrainingJobName"]})
+        wait_for(job["TrainingJobName"], timeout=30)
 
 
 def children(name: str) -> list[Response]:
@@ -584,6 +608,40 @@ def test_create_refusals(
     assert_nothing_stored(home)
 
 
+TRAINING_RULE_REFUSALS = [
+    pytest.param(
+        in_definition(
+            "StoppingCondition", {"MaxRuntimeInSeconds": 300, "MaxWaitTimeInSeconds": 600}
+        ),
+        "ValidationException",
+        "Invalid MaxWaitTimeInSeconds. It is only supported when EnableManagedSpotTraining is set "
+        "to true",
+        id="max-wait-without-spot",
+    ),
+    pytest.param(
+        in_definition(
+            "ResourceConfig",
+            {"InstanceType": "ml.m5.large", "InstanceCount": 2, "VolumeSizeInGB": 1},
+        ),
+        "ResourceLimitExceeded",
+        "The account-level service limit 'ml.m5.large for training job usage' is 1 Instances, "
+        "with current utilization of 0 Instances and a request delta of 2 Instances. Local jobs "
+        "run on one instance: set InstanceCount to 1.",
+        id="two-instances",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "code", "message"), TRAINING_RULE_REFUSALS)
+def test_definitions_meet_the_training_job_rules(
+    api: Face, output: Path, home: Path, change: Mutation, code: str, message: str
+) -> None:
+    request = tuning_request("val-tune", output)
+    change(request)
+    refused(lambda: api("create_hyper_parameter_tuning_job", request), code, message)
+    assert_nothing_stored(home)
+
+
 def test_unknown_member_is_a_serialization_error(api: Face, output: Path, home: Path) -> None:
     request = tuning_request("val-tune", output)
     config(request)["Bogus"] = 1
@@ -628,20 +686,86 @@ def test_grid_without_max_jobs_runs_every_combination(api: Face, output: Path) -
     assert tuned == [("1", "-1"), ("1", "0"), ("2", "-1"), ("2", "0")]
 
 
-def test_hyperband_infers_max_resource_from_static_epochs(api: Face, output: Path) -> None:
-    """``num_epochs`` = 2 sets MaxResource; the script itself would run 3 epochs (its own
-    ``--epochs`` default), so the tuner stopping it after epoch 2 shows the inferred value."""
-    request = tuning_request("hb-infer", output, num_epochs="2", seconds="1")
-    without_static("epochs")(request)
-    strategy("Hyperband", max_jobs=1)(request)
+def test_a_32_character_name_is_accepted_and_prefixes_its_children(api: Face, output: Path) -> None:
+    name = "T" + "a1-" * 10 + "z"
+    assert len(name) == 32
+    request = tuning_request(name, output)
+    config(request)["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 1
+    response = api("create_hyper_parameter_tuning_job", request)
+    assert response == {"HyperParameterTuningJobArn": ARN_PREFIX + name.lower()}
+    assert wait_for_tuning(name)["HyperParameterTuningJobStatus"] == "Completed"
+    [child] = children(name)
+    assert child["TrainingJobName"].startswith(name + "-001-")
+    assert child["TrainingJobStatus"] == "Completed"
+
+
+def _tuning_resources(**resources: Any) -> Mutation:
+    def change(request: Request) -> None:
+        del request["TrainingJobDefinition"]["ResourceConfig"]
+        request["TrainingJobDefinition"]["HyperParameterTuningResourceConfig"] = resources
+
+    return change
+
+
+def test_tuning_resource_config_with_instance_configs_is_accepted(api: Face, output: Path) -> None:
+    request = tuning_request("hrc-configs", output)
+    instance = {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1}
+    _tuning_resources(AllocationStrategy="Prioritized", InstanceConfigs=[instance])(request)
     api("create_hyper_parameter_tuning_job", request)
+    assert wait_for_tuning("hrc-configs")["HyperParameterTuningJobStatus"] == "Completed"
+    for child in children("hrc-configs"):
+        job = describe_training_job({"TrainingJobName": child["TrainingJobName"]})
+        assert job["ResourceConfig"] == instance
+
+
+def test_tuning_resource_config_with_one_instance_type_is_accepted(api: Face, output: Path) -> None:
+    request = tuning_request("hrc-single", output)
+    instance = {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1}
+    _tuning_resources(**instance)(request)
+    api("create_hyper_parameter_tuning_job", request)
+    assert wait_for_tuning("hrc-single")["HyperParameterTuningJobStatus"] == "Completed"
+    for child in children("hrc-single"):
+        job = describe_training_job({"TrainingJobName": child["TrainingJobName"]})
+        assert job["ResourceConfig"] == instance
+
+
+def test_hyperband_infers_max_resource_from_static_epochs(api: Face, output: Path) -> None:
+    request = tuning_request("hb-infer", output)
+    strategy("Hyperband", max_jobs=2)(request)
+    response = api("create_hyper_parameter_tuning_job", request)
+    assert response == {"HyperParameterTuningJobArn": ARN_PREFIX + "hb-infer"}
     description = wait_for_tuning("hb-infer")
     assert description["HyperParameterTuningJobStatus"] == "Completed"
-    [child] = children("hb-infer")
-    assert child["TrainingJobStatus"] == "Stopped"
-    assert child["ObjectiveStatus"] == "Succeeded"
-    epochs = [p.get("Epoch") for p in training_job_metrics(child["TrainingJobName"])]
-    assert epochs == [1, 2]
+    assert "StrategyConfig" not in description["HyperParameterTuningJobConfig"]
+    jobs = children("hb-infer")
+    assert [c["ObjectiveStatus"] for c in jobs] == ["Succeeded", "Succeeded"]
+
+
+@pytest.mark.parametrize(
+    ("key", "epochs"),
+    [
+        ("epochs", "3"),
+        ("numepochs", "4"),
+        ("n-epochs", '"2"'),
+        ("n_epochs", "3"),
+        ("num_epochs", "2"),
+    ],
+)
+def test_inferred_max_resource_is_the_static_epochs(
+    api: Face, output: Path, home: Path, key: str, epochs: str
+) -> None:
+    """The inferred MaxResource shows in the MinResource rule's message."""
+    request = tuning_request("hb-infer", output, **{key: epochs})
+    if key != "epochs":
+        without_static("epochs")(request)
+    strategy("Hyperband", max_jobs=2)(request)
+    in_config("StrategyConfig", {"HyperbandStrategyConfig": {"MinResource": 5}})(request)
+    refused(
+        lambda: api("create_hyper_parameter_tuning_job", request),
+        "ValidationException",
+        f"MinResource (5) must not be greater than MaxResource ({json.loads(epochs)}).",
+    )
+    assert_nothing_stored(home)
 
 
 # ------------------------------------------------------------------------------------------------
