@@ -36,6 +36,7 @@ from hpjobs.errors import SerializationException, ValidationException
 __all__ = [
     "lower_camel",
     "operation_model",
+    "output_in_model_order",
     "parse_request",
     "raise_violations",
     "render_value",
@@ -727,3 +728,18 @@ def parse_request(
     normalized = walker.structure(params, shape, _Path("", ""))
     raise_violations(walker.violations)
     return normalized
+
+
+def output_in_model_order(
+    service: str, operation: str, *sources: Mapping[str, Any]
+) -> dict[str, Any]:
+    """An operation's response: each member of its output shape, in the model's order, taken from
+    the first source that has a value for it (members no source has are left out)."""
+    response: dict[str, Any] = {}
+    for member in operation_model(service, operation).output_shape.members:
+        for source in sources:
+            value = source.get(member)
+            if value is not None:
+                response[member] = value
+                break
+    return response

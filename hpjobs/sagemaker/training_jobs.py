@@ -172,13 +172,7 @@ def _describe(session: Session, job: TrainingJob) -> dict[str, Any]:
         seconds = max(1, math.ceil((end - job.training_start_time).total_seconds()))
         computed["TrainingTimeInSeconds"] = seconds
         computed["BillableTimeInSeconds"] = seconds
-    output_shape = shapes.operation_model("sagemaker", "DescribeTrainingJob").output_shape
-    response: dict[str, Any] = {}
-    for member in output_shape.members:
-        value = computed[member] if member in computed else job.request.get(member)
-        if value is not None:
-            response[member] = value
-    return response
+    return shapes.output_in_model_order("sagemaker", "DescribeTrainingJob", computed, job.request)
 
 
 def _secondary_transitions(job: TrainingJob) -> list[dict[str, Any]]:

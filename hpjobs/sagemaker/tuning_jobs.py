@@ -14,7 +14,8 @@ from __future__ import annotations
 import contextlib
 import math
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -249,6 +250,17 @@ def _checked_job_id(name: str) -> int:
     return job.id
 
 
+@contextmanager
+def _changing(name: str) -> Iterator[tuple[Session, TuningJob]]:
+    """Tuning job ``name`` in a write transaction (``ResourceNotFound`` if there is none)."""
+    job_id = _checked_job_id(name)
+    with get_store().write() as session:
+        job = session.get(TuningJob, job_id)
+        if job is None:
+            raise _not_found(name)
+        yield session, job
+
+
 # -- describe ------------------------------------------------------------------------------------
 
 
@@ -283,13 +295,9 @@ def _describe(session: Session, job: TuningJob) -> dict[str, Any]:
             "RuntimeInSeconds": max(0, math.ceil((end - job.creation_time).total_seconds()))
         },
     }
-    output = shapes.operation_model("sagemaker", "DescribeHyperParameterTuningJob").output_shape
-    response: dict[str, Any] = {}
-    for member in output.members:
-        value = computed[member] if member in computed else job.request.get(member)
-        if value is not None:
-            response[member] = value
-    return response
+    return shapes.output_in_model_order(
+        "sagemaker", "DescribeHyperParameterTuningJob", computed, job.request
+    )
 
 
 def _completion_details(job: TuningJob) -> dict[str, Any]:
@@ -526,12 +534,7 @@ def list_training_jobs_for_hyper_parameter_tuning_job(request: Mapping[str, Any]
 def stop_hyper_parameter_tuning_job(request: Mapping[str, Any]) -> dict[str, Any]:
     """Stop a running tuning job and every training job it has running: Stopping, then Stopped."""
     parsed = shapes.parse_request("sagemaker", "StopHyperParameterTuningJob", request)
-    job_id = _checked_job_id(parsed["HyperParameterTuningJobName"])
-    store = get_store()
-    with store.write() as session:
-        job = session.get(TuningJob, job_id)
-        if job is None:
-            raise _not_found(parsed["HyperParameterTuningJobName"])
+    with _changing(parsed["HyperParameterTuningJobName"]) as (_, job):
         if job.status != TuningJobStatus.IN_PROGRESS:
             raise ValidationException(
                 "The request was rejected because the hyperparameter tuning job is in status "
@@ -539,18 +542,14 @@ def stop_hyper_parameter_tuning_job(request: Mapping[str, Any]) -> dict[str, Any
             )
         job.status = TuningJobStatus.STOPPING
         job.last_modified_time = utcnow()
-    stop_children(store, job_id)
+    stop_children(get_store(), job.id)
     return {}
 
 
 def delete_hyper_parameter_tuning_job(request: Mapping[str, Any]) -> dict[str, Any]:
     """Delete a finished tuning job's record; its training jobs and their artifacts stay."""
     parsed = shapes.parse_request("sagemaker", "DeleteHyperParameterTuningJob", request)
-    job_id = _checked_job_id(parsed["HyperParameterTuningJobName"])
-    with get_store().write() as session:
-        job = session.get(TuningJob, job_id)
-        if job is None:
-            raise _not_found(parsed["HyperParameterTuningJobName"])
+    with _changing(parsed["HyperParameterTuningJobName"]) as (session, job):
         if job.status not in _FINISHED:
             raise ResourceInUse(
                 f"The hyperparameter tuning job {job.name} is in status {job.status} and cannot "
