@@ -49,18 +49,26 @@ def start_daemon(store: Store, module: str, name: str, folder: Path) -> tuple[in
     process start time. Its output goes to ``folder/<last part of module>.log``.
 
     A single-threaded caller (the CLI, a tuner) forks it, which saves the new interpreter's
-    start-up; a caller with threads (a server, a test runner) starts a fresh interpreter, since
-    forking a threaded process is unsafe.
+    start-up; a caller with threads (a server, a test runner, torch's OpenMP pool) starts a fresh
+    interpreter, since forking a threaded process is unsafe.
     """
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / f"{module.rsplit('.', 1)[-1].lstrip('_')}.log"
-    can_fork = hasattr(os, "fork") and threading.active_count() == 1
-    pid = _fork(store, module, name, log) if can_fork else _spawn(module, name, log)
+    pid = _fork(store, module, name, log) if _fork_is_safe() else _spawn(module, name, log)
     try:
         started: float | None = psutil.Process(pid).create_time()
     except psutil.NoSuchProcess:
         started = None
     return pid, started
+
+
+def _fork_is_safe() -> bool:
+    """Forking is safe for a process with one thread that has not started OpenMP worker threads
+    (torch with more than one thread may have; a forked child using OpenMP would hang)."""
+    if not hasattr(os, "fork") or threading.active_count() != 1:
+        return False
+    torch = sys.modules.get("torch")
+    return torch is None or torch.get_num_threads() == 1
 
 
 def _spawn(module: str, name: str, log: Path) -> int:

@@ -74,6 +74,8 @@ class Tuner:
         self.arn = job.arn
         self.request = job.request
         self.plan: TuningPlan = prepare_tuning_request(job.request)
+        if self.plan.strategy == "Bayesian":
+            _single_threaded_torch()
         config = job.request["HyperParameterTuningJobConfig"]
         self.parallel: int = config["ResourceLimits"]["MaxParallelTrainingJobs"]
         runtime = config["ResourceLimits"].get("MaxRuntimeInSeconds")
@@ -344,6 +346,15 @@ class Tuner:
                 job.failure_reason = reason[:1024]
                 job.end_time = job.last_modified_time = utcnow()
         stop_children(self.store, self.job_id, evaluated=False)
+
+
+def _single_threaded_torch() -> None:
+    """The Gaussian process of the Bayesian strategy runs on torch: keep it on one thread, so that
+    no OpenMP worker threads exist when the tuner forks the supervisors of its training jobs (and
+    the small matrices involved are faster on one thread anyway)."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def main(name: str) -> int:
