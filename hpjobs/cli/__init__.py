@@ -4,7 +4,8 @@ Subcommands load lazily: ``hpjobs --help`` imports click and nothing else heavy,
 that only reads the store imports torch.
 
 - AWS-shaped: ``hpjobs sagemaker <operation> ...`` (options generated from botocore's model)
-- for people: ``hpjobs run``, ``hpjobs logs``, ``hpjobs jobs``, ``hpjobs metrics``
+- for people: ``hpjobs run``, ``hpjobs logs``, ``hpjobs jobs``, ``hpjobs tuning-jobs``,
+  ``hpjobs metrics``
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "logs": ("hpjobs.cli.inspect:logs", "Print a training job's log."),
     "jobs": ("hpjobs.cli.inspect:jobs", "Training jobs as a table."),
     "metrics": ("hpjobs.cli.inspect:metrics", "A training job's metrics, epoch by epoch."),
+    "tuning-jobs": ("hpjobs.cli.inspect:tuning_jobs", "Hyperparameter tuning jobs as a table."),
 }
 
 

@@ -1,4 +1,5 @@
-"""``hpjobs logs``, ``hpjobs jobs`` and ``hpjobs metrics``: looking at jobs, for people."""
+"""``hpjobs logs``, ``hpjobs jobs``, ``hpjobs tuning-jobs`` and ``hpjobs metrics``: looking at
+jobs, for people."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from rich.text import Text
 from hpjobs.cli.aws import aws_errors, call_operation, print_json
 from hpjobs.cli.render import LogFollower, status_style, steady_state
 
-__all__ = ["jobs", "logs", "metrics"]
+__all__ = ["jobs", "logs", "metrics", "tuning_jobs"]
 
 _FOLLOW_POLL_SECONDS = 0.25
 _FINISHED = {"Completed", "Failed", "Stopped"}
@@ -137,4 +138,54 @@ def metrics(name: str, as_json: bool) -> None:
         table.add_column(metric, justify="right")
     for label, values in rows:
         table.add_row(label, *(f"{values[m]:.6g}" if m in values else "" for m in names))
+    Console().print(table)
+
+
+@click.command("tuning-jobs")
+@click.option(
+    "--status",
+    "status_equals",
+    type=click.Choice(["InProgress", "Completed", "Failed", "Stopping", "Stopped"]),
+)
+@click.option("--name-contains", default=None, help="Only tuning jobs whose name contains this.")
+@click.option("--max", "max_results", default=20, show_default=True, type=click.IntRange(1, 100))
+def tuning_jobs(status_equals: str | None, name_contains: str | None, max_results: int) -> None:
+    """Hyperparameter tuning jobs, newest first, with their best objective so far."""
+    from hpjobs.sagemaker.tuning_jobs import (
+        describe_hyper_parameter_tuning_job,
+        list_hyper_parameter_tuning_jobs,
+    )
+
+    request: dict[str, Any] = {
+        "SortBy": "CreationTime",
+        "SortOrder": "Descending",
+        "MaxResults": max_results,
+    }
+    if status_equals:
+        request["StatusEquals"] = status_equals
+    if name_contains:
+        request["NameContains"] = name_contains
+    response = call_operation(
+        list_hyper_parameter_tuning_jobs, "ListHyperParameterTuningJobs", request
+    )
+    table = Table()
+    for column in ("Name", "Status", "Strategy", "Done/Run/Stop/Fail", "Best", "Created (UTC)"):
+        table.add_column(column)
+    for summary in response["HyperParameterTuningJobSummaries"]:
+        name = summary["HyperParameterTuningJobName"]
+        best = describe_hyper_parameter_tuning_job({"HyperParameterTuningJobName": name}).get(
+            "BestTrainingJob", {}
+        )
+        metric = best.get("FinalHyperParameterTuningJobObjectiveMetric")
+        counters = summary["TrainingJobStatusCounters"]
+        failed = counters["RetryableError"] + counters["NonRetryableError"]
+        status = summary["HyperParameterTuningJobStatus"]
+        table.add_row(
+            name,
+            Text(status, style=status_style(status)),
+            summary["Strategy"],
+            f"{counters['Completed']}/{counters['InProgress']}/{counters['Stopped']}/{failed}",
+            "-" if metric is None else f"{metric['Value']:.6g}",
+            summary["CreationTime"].strftime("%Y-%m-%d %H:%M:%S"),
+        )
     Console().print(table)

@@ -41,7 +41,7 @@ def _job_file(tmp_path: Path, request: dict[str, Any]) -> Path:
 
 def test_help_for_every_command() -> None:
     top = hpjobs("--help").stdout
-    for command in ("sagemaker", "run", "logs", "jobs", "metrics"):
+    for command in ("sagemaker", "run", "logs", "jobs", "tuning-jobs", "metrics"):
         assert command in top
         assert "Usage:" in hpjobs(command, "--help").stdout
     operations = hpjobs("sagemaker", "--help").stdout
@@ -51,6 +51,12 @@ def test_help_for_every_command() -> None:
         "list-training-jobs",
         "stop-training-job",
         "delete-training-job",
+        "create-hyper-parameter-tuning-job",
+        "describe-hyper-parameter-tuning-job",
+        "list-hyper-parameter-tuning-jobs",
+        "list-training-jobs-for-hyper-parameter-tuning-job",
+        "stop-hyper-parameter-tuning-job",
+        "delete-hyper-parameter-tuning-job",
     ):
         assert operation in operations
         assert "--cli-input-json" in hpjobs("sagemaker", operation, "--help").stdout
@@ -67,6 +73,8 @@ def test_version() -> None:
         ["sagemaker", "describe-training-job", "--training-job-name", "nobody"],
         ["sagemaker", "list-training-jobs"],
         ["jobs"],
+        ["tuning-jobs"],
+        ["sagemaker", "list-hyper-parameter-tuning-jobs"],
     ],
 )
 def test_reading_commands_do_not_import_torch(args: list[str]) -> None:
@@ -298,3 +306,60 @@ def test_list_paginates_like_the_aws_cli(tmp_path: Path, output: Path) -> None:
     assert names("--page-size", "1", "--max-items", "2") == (["page-a", "page-b"], False)
     assert names("--page-size", "1", "--no-paginate") == (["page-a"], True)
     assert names("--max-results", "2") == (["page-a", "page-b"], True)
+
+
+def test_tuning_job_through_the_cli(tmp_path: Path, output: Path) -> None:
+    definition = training_request("unused", output)
+    del definition["TrainingJobName"]
+    definition["StaticHyperParameters"] = definition.pop("HyperParameters")
+    definition["StaticHyperParameters"]["sagemaker_program"] = '"objective.py"'
+    definition["AlgorithmSpecification"]["MetricDefinitions"] = [
+        {"Name": "objective", "Regex": r"objective=([0-9.]+)"}
+    ]
+    request = {
+        "HyperParameterTuningJobName": "Cli-Grid",
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Grid",
+            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "objective"},
+            "ResourceLimits": {"MaxParallelTrainingJobs": 2},
+            "ParameterRanges": {
+                "CategoricalParameterRanges": [{"Name": "x", "Values": ["1", "2", "3"]}]
+            },
+        },
+        "TrainingJobDefinition": definition,
+    }
+    path = tmp_path / "tuning.json"
+    path.write_text(json.dumps(request))
+    created = hpjobs(
+        "sagemaker", "create-hyper-parameter-tuning-job", "--cli-input-json", f"file://{path}"
+    )
+    arn = json.loads(created.stdout)["HyperParameterTuningJobArn"]
+    assert arn == "arn:aws:sagemaker:us-west-2:000000000000:hyper-parameter-tuning-job/cli-grid"
+    deadline = time.monotonic() + 60
+    while True:
+        described = json.loads(
+            hpjobs(
+                "sagemaker", "describe-hyper-parameter-tuning-job",
+                "--hyper-parameter-tuning-job-name", "cli-grid",
+            ).stdout
+        )  # fmt: skip
+        if described["HyperParameterTuningJobStatus"] in ("Completed", "Failed", "Stopped"):
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    best = described["BestTrainingJob"]
+    assert best["TunedHyperParameters"] == {"x": "2"}
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == pytest.approx(4.333333)
+    children = json.loads(
+        hpjobs(
+            "sagemaker", "list-training-jobs-for-hyper-parameter-tuning-job",
+            "--hyper-parameter-tuning-job-name", "Cli-Grid",
+            "--sort-by", "FinalObjectiveMetricValue",
+            "--query", "TrainingJobSummaries[].TunedHyperParameters.x",
+        ).stdout
+    )  # fmt: skip
+    assert children == ["2", "1", "3"]
+    table = hpjobs("tuning-jobs").stdout
+    row = next(line for line in table.splitlines() if "Cli-Grid" in line)
+    assert "Completed" in row and "Grid" in row and "3/0/0/0" in row and "4.33333" in row
