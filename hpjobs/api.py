@@ -15,11 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hpjobs import sagemaker
+from hpjobs.operations import SERVICES, operation
 
 __all__ = ["Client", "client"]
-
-_SERVICES = {"sagemaker": sagemaker.OPERATIONS}
 
 
 def snake_case(operation: str) -> str:
@@ -33,18 +31,18 @@ class Client:
     """Operations of one service as methods, e.g. ``describe_training_job(TrainingJobName=...)``."""
 
     def __init__(self, service: str) -> None:
-        if service not in _SERVICES:
-            raise ValueError(f"unknown service {service!r}; hpjobs offers: {', '.join(_SERVICES)}")
+        if service not in SERVICES:
+            raise ValueError(f"unknown service {service!r}; hpjobs offers: {', '.join(SERVICES)}")
         self.service = service
-        self._methods = {snake_case(op): op for op in _SERVICES[service]}
+        self._methods = {snake_case(op): op for op in SERVICES[service]}
 
     def __getattr__(self, name: str) -> Callable[..., dict[str, Any]]:
-        operation = self._methods.get(name)
-        if operation is None:
+        name_of_operation = self._methods.get(name)
+        if name_of_operation is None:
             raise AttributeError(f"{self.service} client has no operation {name!r}")
 
         def call(**kwargs: Any) -> dict[str, Any]:
-            return sagemaker.operation(operation)(kwargs)
+            return operation(self.service, name_of_operation)(kwargs)
 
         call.__name__ = name
         return call
@@ -54,5 +52,5 @@ class Client:
 
 
 def client(service: str) -> Client:
-    """A client for ``service`` (``"sagemaker"``)."""
+    """A client for ``service``: ``"sagemaker"``, ``"bedrock-runtime"`` or ``"bedrock"``."""
     return Client(service)

@@ -13,7 +13,12 @@ The tree::
     ├── ResourceInUse                   400  name taken, or resource busy
     ├── ResourceNotFound                400  SageMaker's modeled "not found"
     ├── ResourceLimitExceeded           400  more than this machine offers
-    ├── ConflictException               409
+    ├── ConflictException               400  (as the Bedrock model declares it)
+    ├── ResourceNotFoundException       404  Bedrock's "not found"
+    ├── AccessDeniedException           403
+    ├── ServiceQuotaExceededException   400
+    ├── ModelErrorException             424  the model failed to answer
+    ├── InternalServerException         500  Bedrock's server fault
     └── InternalFailure                 500  a fault of hpjobs itself
 
 This module is a leaf: it imports nothing from the rest of hpjobs.
@@ -24,13 +29,18 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "AccessDeniedException",
     "ConflictException",
     "InternalFailure",
+    "InternalServerException",
+    "ModelErrorException",
     "ResourceInUse",
     "ResourceLimitExceeded",
     "ResourceNotFound",
+    "ResourceNotFoundException",
     "SerializationException",
     "ServiceError",
+    "ServiceQuotaExceededException",
     "ValidationException",
 ]
 
@@ -88,9 +98,32 @@ class ResourceLimitExceeded(ServiceError):
 
 class ConflictException(ServiceError):
     code = "ConflictException"
-    http_status = 409
 
 
 class InternalFailure(ServiceError):
     code = "InternalFailure"
+    http_status = 500
+
+
+class ResourceNotFoundException(ServiceError):
+    code = "ResourceNotFoundException"
+    http_status = 404
+
+
+class AccessDeniedException(ServiceError):
+    code = "AccessDeniedException"
+    http_status = 403
+
+
+class ServiceQuotaExceededException(ServiceError):
+    code = "ServiceQuotaExceededException"
+
+
+class ModelErrorException(ServiceError):
+    code = "ModelErrorException"
+    http_status = 424
+
+
+class InternalServerException(ServiceError):
+    code = "InternalServerException"
     http_status = 500

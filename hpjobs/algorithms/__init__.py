@@ -14,6 +14,14 @@ from typing import Any
 
 from hpjobs.algorithms._mlp_metrics import mlp_metric_definitions
 
+
+def _lm_metric_definitions(hyperparameters: Mapping[str, str]) -> list[dict[str, str]]:
+    return [
+        {"Name": name, "Regex": f"{name}=([-+0-9.eE]+|nan|inf)"}
+        for name in ("train:loss", "validation:loss")
+    ]
+
+
 __all__ = ["BUILTINS", "BuiltinAlgorithm"]
 
 _HERE = Path(__file__).parent
@@ -62,6 +70,16 @@ BUILTINS: dict[str, BuiltinAlgorithm] = {
         sample_channels=(
             ("train", "digits/train.csv"),
             ("validation", "digits/validation.csv"),
+        ),
+    ),
+    "hpjobs/lm": BuiltinAlgorithm(
+        alias="hpjobs/lm",
+        script_name="lm.py",
+        summary="PyTorch byte-level transformer language model (text or JSON lines)",
+        metric_definitions=_lm_metric_definitions,
+        sample_channels=(
+            ("train", "jargon/train.txt"),
+            ("validation", "jargon/validation.txt"),
         ),
     ),
 }

@@ -23,7 +23,13 @@ __all__ = ["cli", "main"]
 #: command name → (module:attribute, one-line help shown by ``hpjobs --help``)
 _COMMANDS: dict[str, tuple[str, str]] = {
     "sagemaker": ("hpjobs.cli.aws:sagemaker", "SageMaker operations, as the AWS CLI names them."),
-    "run": ("hpjobs.cli.watch:run", "Create a training job from JSON and watch it live."),
+    "bedrock-runtime": (
+        "hpjobs.cli.aws:bedrock_runtime",
+        "Bedrock runtime operations (Converse, InvokeModel, ...), on a local model.",
+    ),
+    "bedrock": ("hpjobs.cli.aws:bedrock", "Bedrock control-plane operations, as the AWS CLI."),
+    "run": ("hpjobs.cli.watch:run", "Create a training or tuning job from JSON and watch it."),
+    "chat": ("hpjobs.cli.chat:chat", "Chat with a model; replies stream as they are generated."),
     "logs": ("hpjobs.cli.inspect:logs", "Print a training job's log."),
     "jobs": ("hpjobs.cli.inspect:jobs", "Training jobs as a table."),
     "metrics": ("hpjobs.cli.inspect:metrics", "A training job's metrics, epoch by epoch."),

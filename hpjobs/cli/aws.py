@@ -15,6 +15,7 @@ printed as the AWS CLI prints it and exits with 254, a malformed parameter exits
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import sys
@@ -28,7 +29,16 @@ import click
 
 from hpjobs.errors import ServiceError
 
-__all__ = ["aws_errors", "call_operation", "print_json", "read_json_argument", "sagemaker"]
+__all__ = [
+    "aws_errors",
+    "bedrock",
+    "bedrock_runtime",
+    "call_operation",
+    "print_json",
+    "read_json_argument",
+    "read_text_argument",
+    "sagemaker",
+]
 
 PARSE_ERROR_EXIT = 252
 
@@ -39,16 +49,21 @@ def _kebab(name: str) -> str:
     return str(xform_name(name, "-"))
 
 
+def read_text_argument(option: str, value: str) -> str:
+    """An option value given inline or as ``file://path`` (exit 252 when the file is unreadable)."""
+    if not value.startswith("file://"):
+        return value
+    try:
+        return Path(value[len("file://") :]).expanduser().read_text(encoding="utf-8")
+    except OSError as error:
+        _parse_error(
+            f"Error parsing parameter '{option}': Unable to load paramfile {value}: {error}"
+        )
+
+
 def read_json_argument(option: str, value: str) -> Any:
     """A JSON option value, given inline or as ``file://path`` (exit 252 when it is not JSON)."""
-    text = value
-    if value.startswith("file://"):
-        try:
-            text = Path(value[len("file://") :]).expanduser().read_text(encoding="utf-8")
-        except OSError as error:
-            _parse_error(
-                f"Error parsing parameter '{option}': Unable to load paramfile {value}: {error}"
-            )
+    text = read_text_argument(option, value)
     try:
         return json.loads(text)
     except ValueError as error:
@@ -183,13 +198,7 @@ def skeleton(shape: Any, depth: int = 0) -> Any:
     return ""
 
 
-def _operation_command(service: str, operation_name: str) -> click.Command:
-    from hpjobs import shapes
-    from hpjobs._service_models import paginator
-    from hpjobs.sagemaker import operation
-
-    model = shapes.operation_model(service, operation_name)
-    members = model.input_shape.members
+def _member_options(members: Mapping[str, Any]) -> list[click.Parameter]:
     params: list[click.Parameter] = []
     for member, shape in members.items():
         flag = f"--{_kebab(member)}"
@@ -197,49 +206,136 @@ def _operation_command(service: str, operation_name: str) -> click.Command:
         if shape.type_name == "boolean":
             params.append(click.Option([f"{flag}/--no-{flag[2:]}"], default=None, help=doc))
         else:
-            params.append(
-                click.Option([flag], default=None, metavar=shape.type_name.upper(), help=doc)
-            )
-    pages = paginator(service, operation_name)
+            metavar = shape.type_name.upper()
+            params.append(click.Option([flag], default=None, metavar=metavar, help=doc))
+    return params
+
+
+def _common_options(pages: Mapping[str, Any] | None, blob_input: bool) -> list[click.Parameter]:
+    params: list[click.Parameter] = []
     if pages is not None:
         params += [
             click.Option(["--no-paginate"], is_flag=True, help="Fetch only the first page."),
             click.Option(["--max-items"], type=click.IntRange(1), help="Items to print at most."),
             click.Option(["--page-size"], type=click.IntRange(1), help="Items in each page."),
         ]
-    params += [
+    if blob_input:
+        params.append(
+            click.Option(
+                ["--cli-binary-format"],
+                type=click.Choice(["raw-in-base64-out", "base64"]),
+                default="raw-in-base64-out",
+                help="How binary parameters are given: as they are, or base64-encoded.",
+            )
+        )
+    return [
+        *params,
         click.Option(
-            ["--cli-input-json"],
-            default=None,
-            help="The whole request as JSON, inline or file://path.",
+            ["--cli-input-json"], help="The whole request as JSON, inline or file://path."
         ),
-        click.Option(
-            ["--generate-cli-skeleton"], is_flag=True, help="Print a request template and exit."
-        ),
+        click.Option(["--generate-cli-skeleton"], is_flag=True, help="Print a request template."),
         click.Option(["--query"], default=None, help="A JMESPath query applied to the response."),
         click.Option(
             ["--output"], type=click.Choice(["json"]), default="json", help="Output format."
         ),
     ]
 
+
+def _blob(option: str, value: str, binary_format: str) -> bytes:
+    """A binary parameter: ``fileb://`` (bytes), ``file://`` (text) or the value itself."""
+    if value.startswith("fileb://"):
+        try:
+            return Path(value[len("fileb://") :]).expanduser().read_bytes()
+        except OSError as error:
+            _parse_error(
+                f"Error parsing parameter '{option}': Unable to load paramfile {value}: {error}"
+            )
+    if value.startswith("file://"):
+        value = read_text_argument(option, value)
+    if binary_format == "base64":
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError:
+            _parse_error(f"Error parsing parameter '{option}': Invalid base64: {value}")
+    return value.encode("utf-8")
+
+
+def _request(members: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    request: dict[str, Any] = {}
+    if options["cli_input_json"]:
+        loaded = read_json_argument("--cli-input-json", options["cli_input_json"])
+        if not isinstance(loaded, dict):
+            _parse_error("Error parsing parameter '--cli-input-json': the JSON must be an object")
+        request.update(loaded)
+    for member, shape in members.items():
+        flag = f"--{_kebab(member)}"
+        value = options[_kebab(member).replace("-", "_")]
+        if value is None:
+            continue
+        if shape.type_name == "blob":
+            request[member] = _blob(flag, value, options.get("cli_binary_format", ""))
+        else:
+            request[member] = _convert(flag, shape, value)
+    return request
+
+
+def _payload(model: Any) -> tuple[str | None, bool]:
+    """The output member that is the response payload (a body or an event stream), if any, and
+    whether it is an event stream."""
+    name = model.output_shape.metadata.get("payload")
+    if name is None:
+        return None, False
+    shape = model.output_shape.members[name]
+    return name, bool(shape.metadata.get("eventstream"))
+
+
+def _emit(
+    response: dict[str, Any], payload: str | None, stream: bool, options: Mapping[str, Any]
+) -> None:
+    """Print a response; a binary payload goes to the ``outfile`` argument, as the AWS CLI does,
+    and an event stream is printed event by event as it arrives."""
+    response.pop("ResponseMetadata", None)
+    if payload is not None and payload in response:
+        body = response.pop(payload)
+        if stream and options.get("outfile") is None:
+            for event in body:
+                click.echo(json.dumps(_jsonable(event), ensure_ascii=False))
+        else:
+            _write_outfile(options["outfile"], body, stream)
+    print_json(response, options["query"])
+
+
+def _write_outfile(path: str, body: Any, stream: bool) -> None:
+    with open(path, "wb") as out:
+        if not stream:
+            out.write(body.read())
+            return
+        for event in body:
+            chunk = event.get("chunk", {}).get("bytes")
+            if chunk is not None:
+                out.write(chunk + b"\n")
+
+
+def _operation_command(service: str, operation_name: str) -> click.Command:
+    from hpjobs import shapes
+    from hpjobs._service_models import paginator
+    from hpjobs.operations import operation
+
+    model = shapes.operation_model(service, operation_name)
+    members = model.input_shape.members
+    pages = paginator(service, operation_name)
+    blob_input = any(shape.type_name == "blob" for shape in members.values())
+    payload, stream = _payload(model)
+    params = _member_options(members) + _common_options(pages, blob_input)
+    if payload is not None and (not stream or blob_input):
+        params.append(click.Argument(["outfile"], required=not stream))
+
     def callback(**options: Any) -> None:
         if options.pop("generate_cli_skeleton"):
             click.echo(json.dumps(skeleton(model.input_shape), indent=4))
             return
-        request: dict[str, Any] = {}
-        if options["cli_input_json"]:
-            loaded = read_json_argument("--cli-input-json", options["cli_input_json"])
-            if not isinstance(loaded, dict):
-                _parse_error(
-                    "Error parsing parameter '--cli-input-json': the JSON must be an object"
-                )
-            request.update(loaded)
-        for member, shape in members.items():
-            flag = f"--{_kebab(member)}"
-            value = options[_kebab(member).replace("-", "_")]
-            if value is not None:
-                request[member] = _convert(flag, shape, value)
-        function = operation(operation_name)
+        request = _request(members, options)
+        function = operation(service, operation_name)
         manual = pages is not None and (
             pages["input_token"] in request or pages["limit_key"] in request
         )
@@ -249,7 +345,8 @@ def _operation_command(service: str, operation_name: str) -> click.Command:
             response = call_operation(function, operation_name, request)
         else:
             response = _all_pages(function, operation_name, request, pages, options)
-        print_json(response, options["query"])
+        with aws_errors(operation_name):
+            _emit(response, payload, stream, options)
 
     return click.Command(
         _kebab(operation_name),
@@ -279,15 +376,18 @@ class ServiceGroup(click.Group):
             formatter.write_dl([(cmd, "") for cmd in self.list_commands(ctx)])
 
 
-def _sagemaker_group() -> click.Group:
-    from hpjobs.sagemaker import OPERATIONS
+def _service_group(service: str, description: str) -> click.Group:
+    from hpjobs.operations import SERVICES
 
-    return ServiceGroup(
-        "sagemaker",
-        OPERATIONS,
-        name="sagemaker",
-        help="SageMaker operations, run on this machine. Options mirror the AWS CLI.",
-    )
+    return ServiceGroup(service, SERVICES[service], name=service, help=description)
 
 
-sagemaker = _sagemaker_group()
+sagemaker = _service_group(
+    "sagemaker", "SageMaker operations, run on this machine. Options mirror the AWS CLI."
+)
+bedrock_runtime = _service_group(
+    "bedrock-runtime", "Bedrock runtime operations, answered by a local model."
+)
+bedrock = _service_group(
+    "bedrock", "Bedrock control-plane operations: foundation models, customization jobs."
+)

@@ -1,18 +1,11 @@
-"""The SageMaker operations hpjobs implements, by AWS operation name.
+"""The SageMaker operations hpjobs implements, by AWS operation name (see :mod:`hpjobs.operations`).
 
-Every face (CLI, HTTP server, Python client) finds operations here; each entry names the function
-lazily so that listing operations imports nothing heavy.
+Each entry names its function lazily so that listing operations imports nothing heavy.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
-from typing import Any
-
-__all__ = ["OPERATIONS", "operation"]
-
-Operation = Callable[[Mapping[str, Any]], dict[str, Any]]
+__all__ = ["OPERATIONS"]
 
 _TUNING = "hpjobs.sagemaker.tuning_jobs"
 
@@ -31,10 +24,3 @@ OPERATIONS: dict[str, str] = {
     "StopHyperParameterTuningJob": f"{_TUNING}:stop_hyper_parameter_tuning_job",
     "DeleteHyperParameterTuningJob": f"{_TUNING}:delete_hyper_parameter_tuning_job",
 }
-
-
-def operation(name: str) -> Operation:
-    """The function that implements SageMaker operation ``name`` (KeyError if none does)."""
-    module, _, attribute = OPERATIONS[name].partition(":")
-    function: Operation = getattr(importlib.import_module(module), attribute)
-    return function

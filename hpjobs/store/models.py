@@ -14,7 +14,17 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "MetricPoint", "StatusTransition", "TrainingJob", "TuningJob", "UTCDateTime"]
+__all__ = [
+    "Base",
+    "CustomModel",
+    "CustomizationJob",
+    "InvocationRecord",
+    "MetricPoint",
+    "StatusTransition",
+    "TrainingJob",
+    "TuningJob",
+    "UTCDateTime",
+]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -137,3 +147,71 @@ class TuningJob(Base):
     tuner_pid: Mapped[int | None]
     tuner_started: Mapped[float | None] = mapped_column(Float)
     heartbeat_time: Mapped[datetime | None]
+
+
+class InvocationRecord(Base):
+    """One Bedrock runtime call: which model answered it, with what, and how much it cost."""
+
+    __tablename__ = "invocations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time: Mapped[datetime] = mapped_column(index=True)
+    operation: Mapped[str] = mapped_column(String(64))
+    #: The ``modelId`` as the caller wrote it (bare id, inference profile or ARN).
+    model_id: Mapped[str] = mapped_column(String(2048))
+    #: The local model that answered: a shipped model's name or a folder.
+    local_model: Mapped[str] = mapped_column(Text)
+    parameters: Mapped[dict[str, Any]]
+    input_tokens: Mapped[int]
+    output_tokens: Mapped[int]
+    latency_ms: Mapped[int]
+    stop_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class CustomizationJob(Base):
+    """One Bedrock model customization job and the hpjobs training job that does its work."""
+
+    __tablename__ = "customization_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_name: Mapped[str] = mapped_column(String(63), unique=True)
+    job_arn: Mapped[str] = mapped_column(String(1011))
+    #: The validated request, locations made absolute and hyperparameters with their defaults.
+    request: Mapped[dict[str, Any]]
+    #: ``clientRequestToken``: a second create with the same token returns this job.
+    client_request_token: Mapped[str | None] = mapped_column(String(256), unique=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    creation_time: Mapped[datetime] = mapped_column(index=True)
+    last_modified_time: Mapped[datetime]
+    end_time: Mapped[datetime | None]
+    training_job_name: Mapped[str] = mapped_column(String(63))
+    custom_model_name: Mapped[str] = mapped_column(String(63))
+    custom_model_arn: Mapped[str] = mapped_column(String(1011))
+    #: The foundation model id at the root of the customization (also for a custom base model).
+    base_model_id: Mapped[str] = mapped_column(String(2048))
+    customization_type: Mapped[str] = mapped_column(String(32))
+    #: ``{"trainingMetrics": {...}, "validationMetrics": [...]}`` once the job has Completed.
+    metrics: Mapped[dict[str, Any] | None]
+
+
+class CustomModel(Base):
+    """A model a customization job makes: ``Creating`` while the job runs, then ``Active``."""
+
+    __tablename__ = "custom_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(63), unique=True)
+    model_arn: Mapped[str] = mapped_column(String(1011), unique=True)
+    job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customization_jobs.id", ondelete="SET NULL"), index=True
+    )
+    base_model_id: Mapped[str] = mapped_column(String(2048))
+    #: The request family of the base model (``anthropic``, ``titan``...), kept for invocation.
+    family: Mapped[str] = mapped_column(String(16))
+    #: The folder holding the fine-tuned ``model.pt`` and ``config.json`` (set once Active).
+    path: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    creation_time: Mapped[datetime] = mapped_column(index=True)
+    #: ``{"trainingMetrics": {...}, "validationMetrics": [...]}`` as the job reported them.
+    metrics: Mapped[dict[str, Any] | None]

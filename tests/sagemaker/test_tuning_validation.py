@@ -42,7 +42,7 @@ Mutation = Callable[[Request], None]
 
 NAME_PATTERN = "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}"
 SUPPORTED = (
-    "Supported images: hpjobs/pytorch, hpjobs/mlp, "
+    "Supported images: hpjobs/pytorch, hpjobs/lm, hpjobs/mlp, "
     "<account>.dkr.ecr.<region>.amazonaws.com/pytorch-training:<tag>."
 )
 BAD_TOKEN = (

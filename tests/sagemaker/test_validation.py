@@ -39,7 +39,7 @@ ROLE_PATTERN = r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
 PYTORCH_URI = "763104351884.dkr.ecr.us-west-2.amazonaws.com/pytorch-training:2.1.0-cpu-py310"
 XGBOOST_URI = "246618743249.dkr.ecr.us-west-2.amazonaws.com/sagemaker-xgboost:1.7-1"
 SUPPORTED = (
-    "Supported images: hpjobs/pytorch, hpjobs/mlp, "
+    "Supported images: hpjobs/pytorch, hpjobs/lm, hpjobs/mlp, "
     "<account>.dkr.ecr.<region>.amazonaws.com/pytorch-training:<tag>."
 )
 NOT_FOUND = "Requested resource not found."
