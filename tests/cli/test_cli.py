@@ -41,7 +41,10 @@ def _job_file(tmp_path: Path, request: dict[str, Any]) -> Path:
 
 def test_help_for_every_command() -> None:
     top = hpjobs("--help").stdout
-    for command in ("sagemaker", "run", "logs", "jobs", "tuning-jobs", "metrics"):
+    for command in (
+        "sagemaker", "bedrock-runtime", "bedrock", "run", "chat", "logs", "jobs", "tuning-jobs",
+        "metrics",
+    ):  # fmt: skip
         assert command in top
         assert "Usage:" in hpjobs(command, "--help").stdout
     operations = hpjobs("sagemaker", "--help").stdout
@@ -60,6 +63,23 @@ def test_help_for_every_command() -> None:
     ):
         assert operation in operations
         assert "--cli-input-json" in hpjobs("sagemaker", operation, "--help").stdout
+    runtime = hpjobs("bedrock-runtime", "--help").stdout
+    for operation in (
+        "converse",
+        "converse-stream",
+        "invoke-model",
+        "invoke-model-with-response-stream",
+    ):
+        assert operation in runtime
+    assert "OUTFILE" in hpjobs("bedrock-runtime", "invoke-model", "--help").stdout
+    control = hpjobs("bedrock", "--help").stdout
+    for operation in (
+        "list-foundation-models", "get-foundation-model", "create-model-customization-job",
+        "get-model-customization-job", "list-model-customization-jobs",
+        "stop-model-customization-job", "get-custom-model", "list-custom-models",
+        "delete-custom-model",
+    ):  # fmt: skip
+        assert operation in control
 
 
 def test_version() -> None:
@@ -75,6 +95,8 @@ def test_version() -> None:
         ["jobs"],
         ["tuning-jobs"],
         ["sagemaker", "list-hyper-parameter-tuning-jobs"],
+        ["bedrock", "list-foundation-models"],
+        ["bedrock", "list-model-customization-jobs"],
     ],
 )
 def test_reading_commands_do_not_import_torch(args: list[str]) -> None:
