@@ -96,6 +96,8 @@ class OperationModel:
     def __init__(self, name: str, definition: Mapping[str, Any], table: Mapping[str, Any]) -> None:
         self.name = name
         self.documentation: str = definition.get("documentation", "")
+        #: ``{"method", "requestUri", "responseCode"}`` of REST protocols.
+        self.http: Mapping[str, Any] = definition.get("http", {})
         self.input_shape = _reference(definition.get("input"), table)
         self.output_shape = _reference(definition.get("output"), table)
 
