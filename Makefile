@@ -30,7 +30,11 @@ unit: setup
 	$(BIN)/pytest -q -n 2
 
 bench: setup
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[bench]'
 	$(BIN)/python benchmarks/job_overhead.py
+	$(BIN)/python benchmarks/tuning_overhead.py
+	$(BIN)/python benchmarks/generation.py
+	$(BIN)/python benchmarks/serve.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
