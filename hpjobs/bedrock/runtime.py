@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from hpjobs import shapes
-from hpjobs.bedrock.families import Invocation, Target, chat_prompt, family, malformed
+from hpjobs.bedrock.families import (
+    Invocation,
+    Target,
+    chat_prompt,
+    check_turns,
+    family,
+    malformed,
+)
 from hpjobs.errors import ValidationException
 from hpjobs.generation.engine import Finish, GenerationRequest, InputTooLong, generate, loaded_model
 from hpjobs.generation.registry import FoundationModel, UnknownModel, resolve_foundation_model
@@ -53,6 +60,8 @@ _DEFAULTS = {
     "nova": (0.7, 0.9),
 }
 _TOP_K_FIELD = {"anthropic": "top_k", "mistral": "top_k", "cohere": "k"}
+_ROLES = ("user", "assistant")
+_MAX_SEED = 2**64 - 1  # the largest seed torch accepts
 
 
 class Body(io.BytesIO):
@@ -93,20 +102,18 @@ def _resolve(model_id: str) -> _Model:
 
 def _turns(messages: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
     """(role, text) per message, checked as Bedrock checks conversations."""
-    if not messages or messages[0]["role"] != "user":
-        raise ValidationException(
-            "A conversation must start with a user message. Try again with a conversation that "
-            "starts with a user message."
-        )
-    turns = []
     for index, message in enumerate(messages):
-        if index and message["role"] == messages[index - 1]["role"]:
+        if message["role"] not in _ROLES:
             raise ValidationException(
-                "A conversation must alternate between user and assistant roles. Make sure the "
-                "conversation alternates between user and assistant roles and try again."
+                f"1 validation error detected: Value '{message['role']}' at "
+                f"'messages.{index + 1}.member.role' failed to satisfy constraint: Member must "
+                f"satisfy enum value set: [{', '.join(_ROLES)}]"
             )
-        turns.append((message["role"], _text(message["content"], f"messages.{index}")))
-    return turns
+    check_turns([message["role"] for message in messages])
+    return [
+        (message["role"], _text(message["content"], f"messages.{index}"))
+        for index, message in enumerate(messages)
+    ]
 
 
 def _text(blocks: Sequence[Mapping[str, Any]], where: str) -> str:
@@ -124,13 +131,18 @@ def _text(blocks: Sequence[Mapping[str, Any]], where: str) -> str:
                 "Add text to the text field, and try again."
             )
         texts.append(block["text"])
-    return "".join(texts)
+    return "\n".join(texts)
 
 
-def _additional_fields(
-    fields: Mapping[str, Any], family_name: str
-) -> tuple[int | None, int | None]:
+def _model_error(problem: str) -> ValidationException:
+    return ValidationException(f"The model returned the following errors: {problem}")
+
+
+def _additional_fields(fields: Any, family_name: str) -> tuple[int | None, int | None]:
     """(top_k, seed) from ``additionalModelRequestFields``, in the family's spelling."""
+    if not isinstance(fields, Mapping):
+        kind = "JSONArray" if isinstance(fields, list) else type(fields).__name__
+        raise _model_error(malformed(f": expected type: JSONObject, found: {kind}").message)
     remaining = dict(fields)
     seed = remaining.pop("seed", None)
     top_k: Any = None
@@ -144,32 +156,30 @@ def _additional_fields(
             remaining["inferenceConfig"] = nested
     if remaining:
         problems = [f": extraneous key [{k}] is not permitted" for k in remaining]
-        error = malformed(*problems)
-        raise ValidationException(f"The model returned the following errors: {error.message}")
-    for name, value in (("top_k", top_k), ("seed", seed)):
+        raise _model_error(malformed(*problems).message)
+    for name, value, most in (("top_k", top_k, 500), ("seed", seed, _MAX_SEED)):
         if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or value < 0
+            not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= most
         ):
-            raise ValidationException(
-                f"The model returned the following errors: {name} must be an integer of 0 or more."
-            )
+            raise _model_error(f"{name} must be an integer from 0 to {most}.")
     return top_k or None, seed
 
 
 def _max_tokens(requested: int | None, context: int, prompt: str) -> int:
+    """``maxTokens``, by default the model's limit (its context length), as Bedrock documents."""
     if requested is not None and requested > context:
         raise ValidationException(
             f"The maximum tokens you requested exceeds the model limit of {context}. Try again "
             f"with a maximum tokens value that is lower than {context}."
         )
-    room = context - len(prompt.encode("utf-8"))
-    if room <= 0:
+    if len(prompt.encode("utf-8")) >= context:
         raise ValidationException(_TOO_LONG)
-    return requested if requested is not None else room
+    return requested if requested is not None else context
 
 
 def _converse_request(parsed: Mapping[str, Any], model: _Model) -> GenerationRequest:
     family_name = model.spec.family
+    _check_pointers(parsed.get("additionalModelResponseFieldPaths", []))
     turns = _turns(parsed.get("messages", []))
     system = [block["text"] for block in parsed.get("system", []) if "text" in block]
     prompt = chat_prompt(system, turns)
@@ -220,16 +230,26 @@ def _usage(finish: Finish) -> dict[str, int]:
     }
 
 
-def _response_fields(paths: Sequence[str], finish: Finish) -> dict[str, Any] | None:
-    """``additionalModelResponseFields`` for the JSON pointers asked for (``/stop_sequence``)."""
-    fields: dict[str, Any] = {}
+def _check_pointers(paths: Sequence[str]) -> None:
     for path in paths:
         if not path.startswith("/"):
             raise ValidationException(
                 f"The additional model response field path {path} is not a valid JSON Pointer."
             )
-        if path == "/stop_sequence":
-            fields["stop_sequence"] = finish.stop_sequence
+
+
+def _response_fields(paths: Sequence[str], finish: Finish) -> dict[str, Any] | None:
+    """``additionalModelResponseFields`` for the JSON pointers asked for: the matched stop
+    sequence, at ``/stop_sequence`` (Converse) or ``/delta/stop_sequence`` (ConverseStream)."""
+    fields: dict[str, Any] = {}
+    for path in paths:
+        *parents, leaf = path.strip("/").split("/")
+        if leaf != "stop_sequence":
+            continue
+        target = fields
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = finish.stop_sequence
     return fields or None
 
 
@@ -325,7 +345,9 @@ def _chain(first: str | Finish, rest: Iterator[str | Finish]) -> Iterator[str | 
 
 def _native(parsed: Mapping[str, Any]) -> tuple[_Model, Invocation]:
     model = _resolve(parsed["modelId"])
-    raw = parsed["body"]
+    raw = parsed.get("body")
+    if raw is None:
+        raise malformed(": expected type: JSONObject, found: Null")
     try:
         body = json.loads(raw if isinstance(raw, (str, bytes, bytearray)) else bytes(raw))
     except (ValueError, UnicodeDecodeError):
