@@ -187,6 +187,8 @@ class _TooLarge(Exception):
 
 
 def _target(header: str) -> str:
+    if not header:
+        raise _UnknownOperation("The request has no X-Amz-Target header naming an operation.")
     service, _, name = header.partition(".")
     if service != "SageMaker" or name not in SERVICES["sagemaker"]:
         raise _UnknownOperation(f"Operation {name or header} is not supported by this endpoint.")

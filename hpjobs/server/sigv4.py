@@ -4,8 +4,9 @@ By default the server accepts any signature, as moto and LocalStack do. With
 ``HPJOBS_ACCESS_KEYS`` set (``AKID:SECRET`` pairs separated by commas) every request must be
 signed with one of those keys: the signature is computed again with botocore's own SigV4 signer
 over the headers the client signed, and a request that does not match is refused as AWS refuses
-it (``UnrecognizedClientException`` for an unknown key, ``InvalidSignatureException`` for a wrong
-signature, both HTTP 403).
+it, with HTTP 403: ``MissingAuthenticationTokenException`` for an unsigned request,
+``UnrecognizedClientException`` for an unknown key, ``InvalidSignatureException`` for a wrong
+signature or one more than five minutes away from the server's clock.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from hpjobs.errors import ServiceError
 
@@ -27,8 +29,15 @@ _AUTHORIZATION = re.compile(
 )
 
 
+_SKEW = timedelta(minutes=5)
+
+
 class SignatureError(ServiceError):
     http_status = 403
+
+
+class MissingAuthenticationTokenException(SignatureError):
+    code = "MissingAuthenticationTokenException"
 
 
 class UnrecognizedClientException(SignatureError):
@@ -70,12 +79,34 @@ def _expected(request: SignedRequest, parts: Mapping[str, str], secret: str) -> 
     return str(signer.signature(string_to_sign, aws_request))
 
 
+def _check_clock(stamp: str) -> None:
+    """Refuse a signature dated more than five minutes from now, as AWS does."""
+    now = datetime.now(timezone.utc)
+    try:
+        signed = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise InvalidSignatureException("The request has no valid X-Amz-Date header.") from None
+    if abs(now - signed) > _SKEW:
+        text = now.strftime("%Y%m%dT%H%M%SZ")
+        raise InvalidSignatureException(
+            f"Signature expired: {stamp} is now earlier than "
+            f"{(now - _SKEW).strftime('%Y%m%dT%H%M%SZ')} ({text} - 5 min.)"
+            if signed < now
+            else f"Signature not yet current: {stamp} is still later than "
+            f"{(now + _SKEW).strftime('%Y%m%dT%H%M%SZ')} ({text} + 5 min.)"
+        )
+
+
 def verify(request: SignedRequest, keys: Mapping[str, str]) -> None:
     """Raise a ``SignatureError`` unless ``request`` is signed with one of ``keys``."""
-    authorization = {k.lower(): v for k, v in request.headers.items()}.get("authorization", "")
+    lowered = {k.lower(): v for k, v in request.headers.items()}
+    authorization = lowered.get("authorization", "")
+    if not authorization:
+        raise MissingAuthenticationTokenException("Missing Authentication Token")
     match = _AUTHORIZATION.match(authorization)
     if match is None or match["key"] not in keys:
         raise UnrecognizedClientException("The security token included in the request is invalid.")
+    _check_clock(lowered.get("x-amz-date", ""))
     expected = _expected(request, match.groupdict(), keys[match["key"]])
     if not hmac.compare_digest(expected, match["sig"]):
         raise InvalidSignatureException(
