@@ -134,9 +134,11 @@ class Block(nn.Module):
         else:  # one new token sees everything cached
             attended = functional.scaled_dot_product_attention(q, k, v, dropout_p=drop)
         attended = attended.transpose(1, 2).contiguous().view(batch, length, width)
-        x = x + self.dropout(self.proj(attended))
-        x = x + self.dropout(self.mlp(self.norm2(x)))
-        return x, (k, v)
+        if self.training:
+            x = x + self.dropout(self.proj(attended))
+            return x + self.dropout(self.mlp(self.norm2(x))), (k, v)
+        x = x + self.proj(attended)
+        return x + self.mlp(self.norm2(x)), (k, v)
 
 
 def _prefix_mask(new: int, total: int, device: torch.device) -> torch.Tensor:
