@@ -117,6 +117,11 @@ def _turns(messages: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
 
 
 def _text(blocks: Sequence[Mapping[str, Any]], where: str) -> str:
+    if not blocks:
+        raise ValidationException(
+            f"The content field in the Message object at {where} is empty. Add a ContentBlock "
+            "object to the content field and try again."
+        )
     texts = []
     for index, block in enumerate(blocks):
         if "text" not in block:
@@ -132,6 +137,16 @@ def _text(blocks: Sequence[Mapping[str, Any]], where: str) -> str:
             )
         texts.append(block["text"])
     return "\n".join(texts)
+
+
+def _system(blocks: Sequence[Mapping[str, Any]]) -> list[str]:
+    for index, block in enumerate(blocks):
+        if "text" in block and not block["text"].strip():
+            raise ValidationException(
+                f"The text field in the SystemContentBlock object at system.{index} is blank. "
+                "Add text to the text field, and try again."
+            )
+    return [block["text"] for block in blocks if "text" in block]
 
 
 def _model_error(problem: str) -> ValidationException:
@@ -181,7 +196,7 @@ def _converse_request(parsed: Mapping[str, Any], model: _Model) -> GenerationReq
     family_name = model.spec.family
     _check_pointers(parsed.get("additionalModelResponseFieldPaths", []))
     turns = _turns(parsed.get("messages", []))
-    system = [block["text"] for block in parsed.get("system", []) if "text" in block]
+    system = _system(parsed.get("system", []))
     prompt = chat_prompt(system, turns)
     config = parsed.get("inferenceConfig", {})
     top_k, seed = _additional_fields(parsed.get("additionalModelRequestFields") or {}, family_name)

@@ -324,3 +324,17 @@ def test_too_many_response_field_paths(operation: Operation) -> None:
 def test_invoke_model_without_a_body() -> None:
     with pytest.raises(ServiceError):
         invoke_model({"modelId": CLAUDE})
+
+
+def test_empty_content_and_blank_system_text_are_refused() -> None:
+    empty = asking()
+    empty["messages"] = [{"role": "user", "content": []}]
+    assert refused(converse, empty) == (
+        "The content field in the Message object at messages.0 is empty. Add a ContentBlock "
+        "object to the content field and try again."
+    )
+    blank = asking(system=[{"text": "   "}])
+    assert refused(converse, blank) == (
+        "The text field in the SystemContentBlock object at system.0 is blank. Add text to the "
+        "text field, and try again."
+    )
