@@ -9,7 +9,7 @@ prompt with :func:`chat_prompt`, the one conversation format of the local models
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -324,3 +324,29 @@ def family(name: str) -> Family:
     if name not in families:
         raise ValueError(f"unknown model family {name!r}; known: {', '.join(families)}")
     return families[name]
+
+
+def counted_stream(
+    invocation: Invocation,
+    events: Iterable[str | Finish],
+    chunk: Callable[[str, int | None, int], dict[str, Any]],
+    ending: Callable[[Finish], dict[str, Any]],
+) -> Iterator[dict[str, Any]]:
+    """Chunks of a family that counts tokens as it streams: ``chunk(text, input tokens (first
+    chunk only), output tokens so far)`` per piece, then a last chunk with no text, the family's
+    ``ending`` fields and ``amazon-bedrock-invocationMetrics``."""
+    sent = 0
+    for count, event in enumerate(events):
+        input_count = prompt_tokens(invocation) if count == 0 else None
+        if isinstance(event, Finish):
+            yield {
+                **chunk("", input_count, event.output_tokens),
+                **ending(event),
+                "amazon-bedrock-invocationMetrics": invocation_metrics(event),
+            }
+            return
+        sent += len(event.encode("utf-8"))
+        yield chunk(event, input_count, sent)
+
+
+__all__ += ["counted_stream"]

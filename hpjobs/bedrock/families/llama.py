@@ -34,9 +34,8 @@ from hpjobs.bedrock.families import (
     Fields,
     Invocation,
     Target,
-    invocation_metrics,
+    counted_stream,
     limit_max_tokens,
-    prompt_tokens,
 )
 from hpjobs.generation.engine import Finish, GenerationRequest
 from hpjobs.generation.sampling import SamplingParams
@@ -83,18 +82,9 @@ class Llama:
     def stream(
         self, invocation: Invocation, events: Iterable[str | Finish]
     ) -> Iterator[dict[str, Any]]:
-        sent = 0
-        for count, event in enumerate(events):
-            input_count = prompt_tokens(invocation) if count == 0 else None
-            if isinstance(event, Finish):
-                yield {
-                    **_chunk("", input_count, event.output_tokens),
-                    "stop_reason": STOP_REASONS[event.stop_reason],
-                    "amazon-bedrock-invocationMetrics": invocation_metrics(event),
-                }
-                return
-            sent += len(event.encode("utf-8"))
-            yield _chunk(event, input_count, sent)
+        return counted_stream(
+            invocation, events, _chunk, lambda f: {"stop_reason": STOP_REASONS[f.stop_reason]}
+        )
 
 
 def _chunk(text: str, input_count: int | None, output_count: int) -> dict[str, Any]:

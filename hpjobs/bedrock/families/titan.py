@@ -41,9 +41,8 @@ from hpjobs.bedrock.families import (
     Fields,
     Invocation,
     Target,
-    invocation_metrics,
+    counted_stream,
     limit_max_tokens,
-    prompt_tokens,
 )
 from hpjobs.generation.engine import Finish, GenerationRequest
 from hpjobs.generation.sampling import SamplingParams
@@ -95,18 +94,12 @@ class Titan:
     def stream(
         self, invocation: Invocation, events: Iterable[str | Finish]
     ) -> Iterator[dict[str, Any]]:
-        sent = 0
-        for count, event in enumerate(events):
-            input_count = prompt_tokens(invocation) if count == 0 else None
-            if isinstance(event, Finish):
-                yield {
-                    **_chunk("", event.output_tokens, input_count),
-                    "completionReason": _COMPLETION_REASONS[event.stop_reason],
-                    "amazon-bedrock-invocationMetrics": invocation_metrics(event),
-                }
-                return
-            sent += len(event.encode("utf-8"))
-            yield _chunk(event, sent, input_count)
+        return counted_stream(
+            invocation,
+            events,
+            _chunk,
+            lambda f: {"completionReason": _COMPLETION_REASONS[f.stop_reason]},
+        )
 
 
 def _token_cap(target: Target) -> int:
@@ -126,7 +119,7 @@ def _stop_sequences(config: Fields) -> tuple[str, ...]:
     return stops
 
 
-def _chunk(text: str, output_count: int, input_count: int | None) -> dict[str, Any]:
+def _chunk(text: str, input_count: int | None, output_count: int) -> dict[str, Any]:
     return {
         "outputText": text,
         "index": 0,
