@@ -41,6 +41,20 @@ def logs(name: str, follow: bool) -> None:
         status = training_job_log(name)[1]
 
 
+def _newest_first(status: str | None, name_contains: str | None, limit: int) -> dict[str, Any]:
+    """A List request for the newest jobs first, filtered as the table's options say."""
+    request: dict[str, Any] = {
+        "SortBy": "CreationTime",
+        "SortOrder": "Descending",
+        "MaxResults": limit,
+    }
+    if status:
+        request["StatusEquals"] = status
+    if name_contains:
+        request["NameContains"] = name_contains
+    return request
+
+
 def _duration(summary: dict[str, Any]) -> str:
     end = summary.get("TrainingEndTime") or datetime.now(timezone.utc)
     seconds = int((end - summary["CreationTime"]).total_seconds())
@@ -62,15 +76,7 @@ def jobs(
     """Training jobs, newest first, as a table."""
     from hpjobs.sagemaker.training_jobs import list_training_jobs
 
-    request: dict[str, Any] = {
-        "SortBy": "CreationTime",
-        "SortOrder": "Descending",
-        "MaxResults": max_results,
-    }
-    if status_equals:
-        request["StatusEquals"] = status_equals
-    if name_contains:
-        request["NameContains"] = name_contains
+    request = _newest_first(status_equals, name_contains, max_results)
     response = call_operation(list_training_jobs, "ListTrainingJobs", request)
     if as_json:
         print_json(response)
@@ -156,15 +162,7 @@ def tuning_jobs(status_equals: str | None, name_contains: str | None, max_result
         list_hyper_parameter_tuning_jobs,
     )
 
-    request: dict[str, Any] = {
-        "SortBy": "CreationTime",
-        "SortOrder": "Descending",
-        "MaxResults": max_results,
-    }
-    if status_equals:
-        request["StatusEquals"] = status_equals
-    if name_contains:
-        request["NameContains"] = name_contains
+    request = _newest_first(status_equals, name_contains, max_results)
     response = call_operation(
         list_hyper_parameter_tuning_jobs, "ListHyperParameterTuningJobs", request
     )
