@@ -8,7 +8,13 @@ variable                       meaning                                     defau
 ``HPJOBS_STOP_GRACE_SECONDS``  SIGTERM → SIGKILL grace on stop/time-out    120 (as SageMaker)
 ``HPJOBS_ACCOUNT_ID``          the 12-digit account id in ARNs             ``000000000000``
 ``AWS_REGION``                 region in ARNs (then ``AWS_DEFAULT_REGION``) ``us-east-1``
+``HPJOBS_AWS_BUCKET``          S3 bucket for jobs sent to AWS (``--bucket``)  none
+``HPJOBS_AWS_ROLE``            IAM role for jobs sent to AWS (``--role``)     the request's
+``HPJOBS_AWS_POLL_SECONDS``    how often a watched AWS job is asked about  5
 =============================  ==========================================  ======================
+
+Jobs sent to AWS take credentials, region and endpoints from boto3's usual chain (``AWS_PROFILE``,
+``AWS_ACCESS_KEY_ID``, ``AWS_REGION``, ``AWS_ENDPOINT_URL_<SERVICE>``...).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ class Settings:
     stop_grace_seconds: float
     account_id: str
     region: str
+    aws_poll_seconds: float = 5.0
 
     @property
     def jobs_dir(self) -> Path:
@@ -50,4 +57,5 @@ def settings() -> Settings:
         stop_grace_seconds=float(os.environ.get("HPJOBS_STOP_GRACE_SECONDS", "120")),
         account_id=account,
         region=region,
+        aws_poll_seconds=float(os.environ.get("HPJOBS_AWS_POLL_SECONDS", "5")),
     )

@@ -42,6 +42,7 @@ __all__ = [
     "ServiceError",
     "ServiceQuotaExceededException",
     "ValidationException",
+    "aws_error",
 ]
 
 #: What the CLI exits with on a service error; the AWS CLI v2 uses 254 for the same.
@@ -127,3 +128,10 @@ class ModelErrorException(ServiceError):
 class InternalServerException(ServiceError):
     code = "InternalServerException"
     http_status = 500
+
+
+def aws_error(code: str, message: str, http_status: int = 400) -> ServiceError:
+    """An error AWS itself answered a forwarded request with: AWS's code, message and status."""
+    kind = type(code, (ServiceError,), {"code": code, "http_status": http_status})
+    error: ServiceError = kind(message)
+    return error

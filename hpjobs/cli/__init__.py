@@ -29,6 +29,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "bedrock": ("hpjobs.cli.aws:bedrock", "Bedrock control-plane operations, as the AWS CLI."),
     "run": ("hpjobs.cli.watch:run", "Create a training or tuning job from JSON and watch it."),
+    "migrate": (
+        "hpjobs.cli.cloud:migrate",
+        "Print a job's JSON as a request real SageMaker accepts.",
+    ),
     "serve": ("hpjobs.cli.serve:serve", "Serve the SageMaker and Bedrock APIs over HTTP."),
     "chat": ("hpjobs.cli.chat:chat", "Chat with a model; replies stream as they are generated."),
     "logs": ("hpjobs.cli.inspect:logs", "Print a training job's log."),

@@ -327,6 +327,9 @@ def _operation_command(service: str, operation_name: str) -> click.Command:
     blob_input = any(shape.type_name == "blob" for shape in members.values())
     payload, stream = _payload(model)
     params = _member_options(members) + _common_options(pages, blob_input)
+    forwardable = _FORWARDABLE.get((service, operation_name))
+    if forwardable is not None:
+        params += forwardable()
     if payload is not None and (not stream or blob_input):
         params.append(click.Argument(["outfile"], required=not stream))
 
@@ -336,6 +339,8 @@ def _operation_command(service: str, operation_name: str) -> click.Command:
             return
         request = _request(members, options)
         function = operation(service, operation_name)
+        if forwardable is not None:
+            function = _on_target(service, operation_name, function, options)
         manual = pages is not None and (
             pages["input_token"] in request or pages["limit_key"] in request
         )
@@ -354,6 +359,47 @@ def _operation_command(service: str, operation_name: str) -> click.Command:
         callback=callback,
         help=_first_sentence(model.documentation),
     )
+
+
+def _target_params(bucket: bool) -> Callable[[], list[click.Parameter]]:
+    def params() -> list[click.Parameter]:
+        from hpjobs.cli.cloud import bucket_options, region_option, target_option
+
+        def collect(**_: Any) -> None:
+            """Gathers the options' parameters."""
+
+        decorated = bucket_options(collect, role=False) if bucket else collect
+        decorated = target_option(region_option(decorated))
+        return list(reversed(getattr(decorated, "__click_params__", [])))
+
+    return params
+
+
+#: Operations that ``--target aws`` sends to AWS, and the options each takes for it.
+_FORWARDABLE: dict[tuple[str, str], Callable[[], list[click.Parameter]]] = {
+    ("sagemaker", "CreateTrainingJob"): _target_params(bucket=True),
+    ("sagemaker", "CreateHyperParameterTuningJob"): _target_params(bucket=True),
+    ("bedrock-runtime", "Converse"): _target_params(bucket=False),
+    ("bedrock-runtime", "ConverseStream"): _target_params(bucket=False),
+    ("bedrock-runtime", "InvokeModel"): _target_params(bucket=False),
+    ("bedrock-runtime", "InvokeModelWithResponseStream"): _target_params(bucket=False),
+}
+
+
+def _on_target(
+    service: str,
+    operation_name: str,
+    local: Callable[[Mapping[str, Any]], dict[str, Any]],
+    options: dict[str, Any],
+) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """The operation as ``--target`` says: ``local`` as it is, ``aws`` through boto3."""
+    from hpjobs.cli.cloud import forwarded_operation
+
+    if options.pop("target") == "local":
+        for key in ("region", "bucket", "prefix", "framework_version"):
+            options.pop(key, None)
+        return local
+    return forwarded_operation(service, operation_name, options)
 
 
 class ServiceGroup(click.Group):

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from hpjobs.cli.aws import aws_errors
+from hpjobs.cli.cloud import region_option, setup_errors, target_option
 
 __all__ = ["chat"]
 
@@ -52,7 +53,13 @@ def _answer(model_id: str, turns: list[dict[str, Any]], options: dict[str, Any])
 
     while True:
         try:
-            response = converse_stream(_request(model_id, turns, options))
+            request = _request(model_id, turns, options)
+            if options["target"] == "aws":
+                from hpjobs.bedrock.remote import invoke_bedrock
+
+                response = invoke_bedrock("ConverseStream", request, options["region"])
+            else:
+                response = converse_stream(request)
             break
         except ValidationException as error:
             if error.message != _TOO_LONG or len(turns) < 3:
@@ -83,10 +90,15 @@ def _answer(model_id: str, turns: list[dict[str, Any]], options: dict[str, Any])
 @click.option("--stop", multiple=True, help="A stop sequence (repeatable).")
 @click.option("--seed", type=click.IntRange(0), default=None, help="Makes sampling repeatable.")
 @click.option("--verbose", is_flag=True, help="Show each reply's stop reason.")
+@target_option
+@region_option
 def chat(prompt: str | None, model_id: str, **options: Any) -> None:
-    """Chat with a model; the reply is streamed as it is generated."""
+    """Chat with a model; the reply is streamed as it is generated.
+
+    With --target aws the same ConverseStream requests go to Amazon Bedrock through boto3.
+    """
     turns: list[dict[str, Any]] = []
-    with aws_errors("ConverseStream"):
+    with setup_errors(), aws_errors("ConverseStream"):
         while True:
             text = prompt if prompt is not None else _read_turn()
             if text is None:

@@ -10,6 +10,7 @@ The run ends with a summary of the best training job.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console, Group
@@ -20,7 +21,7 @@ from rich.text import Text
 from hpjobs.cli.aws import call_operation
 from hpjobs.cli.render import local_path_of, status_style, steady_state
 
-__all__ = ["run_tuning"]
+__all__ = ["announce", "headline", "run_tuning", "tuning_summary"]
 
 _POLL_SECONDS = 0.25
 _FINISHED = {"Completed", "Failed", "Stopped"}
@@ -74,7 +75,7 @@ def watch_tuning(name: str, console: Console) -> dict[str, Any] | None:
                 )
                 children = _children(name)
                 for child in children:
-                    _announce(live.console, child, seen)
+                    announce(live.console, child, seen)
                 live.update(_view(description, children, started))
                 if description["HyperParameterTuningJobStatus"] in _FINISHED:
                     return description
@@ -96,7 +97,7 @@ def _objective(child: dict[str, Any]) -> str:
     return "-" if metric is None else f"{metric['Value']:.6g}"
 
 
-def _announce(console: Console, child: dict[str, Any], seen: dict[str, str]) -> None:
+def announce(console: Console, child: dict[str, Any], seen: dict[str, str]) -> None:
     name, status = child["TrainingJobName"], child["TrainingJobStatus"]
     if seen.get(name) == status:
         return
@@ -145,7 +146,7 @@ def _short(value: str) -> str:
     return value if "." not in value else f"{number:.6g}"
 
 
-def _headline(description: dict[str, Any], started: float) -> Text:
+def headline(description: dict[str, Any], started: float) -> Text:
     status = description["HyperParameterTuningJobStatus"]
     counters = description["TrainingJobStatusCounters"]
     best = description.get("BestTrainingJob")
@@ -162,11 +163,14 @@ def _headline(description: dict[str, Any], started: float) -> Text:
 
 
 def _view(description: dict[str, Any], children: list[dict[str, Any]], started: float) -> Group:
-    return Group(Text(""), _headline(description, started), _trials_table(children))
+    return Group(Text(""), headline(description, started), _trials_table(children))
 
 
-def tuning_summary(description: dict[str, Any]) -> Group:
-    """The end-of-run summary of a finished tuning job."""
+def tuning_summary(
+    description: dict[str, Any], artifact: Callable[[dict[str, Any]], str] | None = None
+) -> Group:
+    """The end-of-run summary of a finished tuning job; ``artifact`` finds the best training
+    job's model artifact from its summary (by default, in the store)."""
     status = description["HyperParameterTuningJobStatus"]
     lines: list[Any] = [
         Text(""),
@@ -195,7 +199,7 @@ def tuning_summary(description: dict[str, Any]) -> Group:
         for key, value in best["TunedHyperParameters"].items():
             grid.add_row(key, value)
         lines.append(grid)
-        lines.append(Text(f"Model artifact: {_artifact(best['TrainingJobName'])}"))
+        lines.append(Text(f"Model artifact: {(artifact or _artifact)(best)}"))
     describe = (
         "hpjobs sagemaker describe-hyper-parameter-tuning-job --hyper-parameter-tuning-job-name"
     )
@@ -203,10 +207,10 @@ def tuning_summary(description: dict[str, Any]) -> Group:
     return Group(*lines)
 
 
-def _artifact(training_job: str) -> str:
+def _artifact(best: dict[str, Any]) -> str:
     from hpjobs.sagemaker.training_jobs import describe_training_job
 
-    location = describe_training_job({"TrainingJobName": training_job})["ModelArtifacts"][
-        "S3ModelArtifacts"
-    ]
+    location = describe_training_job({"TrainingJobName": best["TrainingJobName"]})[
+        "ModelArtifacts"
+    ]["S3ModelArtifacts"]
     return local_path_of(location) or location

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hpjobs.cli.aws import call_operation, read_json_argument
+from hpjobs.cli.cloud import aws_target_options, make_target, submit_and_watch
 from hpjobs.cli.render import (
     LogFollower,
     final_metrics_table,
@@ -28,13 +29,13 @@ from hpjobs.cli.render import (
     steady_state,
 )
 
-__all__ = ["run"]
+__all__ = ["load_request", "run", "summary", "watch"]
 
 _POLL_SECONDS = 0.02
 _FINISHED = {"Completed", "Failed", "Stopped"}
 
 
-def _load_request(source: str) -> dict[str, Any]:
+def load_request(source: str) -> dict[str, Any]:
     argument = (
         source
         if source.startswith("file://") or source.lstrip().startswith("{")
@@ -105,18 +106,33 @@ def _apply_overrides(request: dict[str, Any], overrides: tuple[str, ...]) -> Non
     help="Set a hyperparameter for this run (repeatable).",
 )
 @click.option("--detach", is_flag=True, help="Create the job and return without watching it.")
-def run(job_json: str, name: str | None, overrides: tuple[str, ...], detach: bool) -> None:
+@aws_target_options
+def run(
+    job_json: str,
+    name: str | None,
+    overrides: tuple[str, ...],
+    detach: bool,
+    target: str,
+    **aws: Any,
+) -> None:
     """Create the job in JOB_JSON and show it live until it ends.
 
     JOB_JSON (a path, file://path or inline JSON) is a CreateTrainingJob request or a
     CreateHyperParameterTuningJob request. Without a name (in the JSON or --name) the job is named
     after its image and the current time. Exits 0 when the job completes, 1 otherwise.
+
+    With --target aws the request is migrated (see 'hpjobs migrate'), its local data uploaded to
+    --bucket, and the job created on SageMaker through boto3; its status changes and CloudWatch
+    log lines are printed as they come.
     """
-    request = _load_request(job_json)
+    request = load_request(job_json)
     job_name = _name_request(request, name)
     if overrides:
         _apply_overrides(request, overrides)
     console = Console(highlight=False, soft_wrap=True)
+    if target == "aws":
+        submit_and_watch(request, make_target(aws), console, detach)
+        return
     if is_tuning_request(request):
         from hpjobs.cli.tune_watch import run_tuning
 

@@ -24,7 +24,7 @@ from hpjobs.errors import ResourceLimitExceeded, ValidationException
 from hpjobs.sagemaker.images import Program, resolve_image
 from local_runner.runner import model_artifacts_location
 
-__all__ = ["PreparedRequest", "prepare_training_request"]
+__all__ = ["PreparedRequest", "prepare_training_request", "training_request_for_aws"]
 
 _DEFAULT_MAX_RUNTIME = 86_400
 _MAX_RUNTIME_LIMIT = 2_419_200  # 28 days (dev guide)
@@ -65,6 +65,19 @@ def prepare_training_request(parsed: Mapping[str, Any]) -> PreparedRequest:
         program=program,
         model_artifacts=model_artifacts_location(request, request["TrainingJobName"]),
     )
+
+
+def training_request_for_aws(parsed: Mapping[str, Any]) -> dict[str, Any]:
+    """A model-valid CreateTrainingJob request with the defaults a local run would give it
+    (a built-in's metric definitions and sample channels, the stopping condition, local locations
+    made absolute), ready to migrate to AWS. What only this machine cannot do (several instances,
+    Pipe mode, other images) is left for SageMaker to judge."""
+    algorithm = parsed.get("AlgorithmSpecification", {})
+    image = algorithm.get("TrainingImage")
+    program = resolve_image(image) if image and image.startswith("hpjobs/") else Program(image)
+    request = _with_defaults(copy.deepcopy(dict(parsed)), program)
+    _absolute_locations(request)
+    return request
 
 
 def _require(container: Mapping[str, Any], members: tuple[str, ...], prefix: str = "") -> None:
@@ -172,7 +185,7 @@ def _check_channels(channels: list[Mapping[str, Any]], default_mode: str) -> Non
 
 
 def _with_defaults(request: dict[str, Any], program: Program) -> dict[str, Any]:
-    stopping = request["StoppingCondition"]
+    stopping = request.setdefault("StoppingCondition", {})
     stopping.setdefault("MaxRuntimeInSeconds", _DEFAULT_MAX_RUNTIME)
     for flag in _FLAGS:
         request.setdefault(flag, False)
@@ -203,8 +216,9 @@ def absolute_location(location: str) -> str:
 
 def _absolute_locations(request: dict[str, Any]) -> None:
     for channel in request.get("InputDataConfig", []):
-        source = channel["DataSource"]["S3DataSource"]
-        source["S3Uri"] = absolute_location(source["S3Uri"])
+        source = channel["DataSource"].get("S3DataSource")
+        if source is not None:
+            source["S3Uri"] = absolute_location(source["S3Uri"])
     output = request["OutputDataConfig"]
     output["S3OutputPath"] = absolute_location(output["S3OutputPath"])
     if "CheckpointConfig" in request:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hpjobs.errors import ValidationException
-from hpjobs.sagemaker._request import prepare_training_request
+from hpjobs.sagemaker._request import prepare_training_request, training_request_for_aws
 from hpjobs.tuning.space import CategoricalRange, Range, RangeError, combinations, parse_ranges
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "child_request",
     "prepare_tuning_request",
     "static_epochs",
+    "tuning_request_for_aws",
 ]
 
 MAX_RANGES = 30
@@ -199,12 +200,17 @@ def _checked_training(
             "A metric is required for this hyperparameter tuning job objective. Provide a metric "
             "in the metric definitions."
         )
-    training = copy.deepcopy(raw)
+    return _with_probe(raw, probe)
+
+
+def _with_probe(raw: Mapping[str, Any], probe: Mapping[str, Any]) -> dict[str, Any]:
+    """Definition ``raw`` given what normalising it as a training job (``probe``) filled in."""
+    training = copy.deepcopy(dict(raw))
     training["AlgorithmSpecification"] = probe["AlgorithmSpecification"]
     for key in ("InputDataConfig", "OutputDataConfig", "CheckpointConfig", "StoppingCondition"):
         if key in probe:
             training[key] = probe[key]
-    if static:
+    if raw.get("StaticHyperParameters"):
         training["StaticHyperParameters"] = probe["HyperParameters"]
     for flag in (
         "EnableNetworkIsolation",
@@ -213,6 +219,27 @@ def _checked_training(
     ):
         training[flag] = probe[flag]
     return training
+
+
+def tuning_request_for_aws(parsed: Mapping[str, Any]) -> dict[str, Any]:
+    """A model-valid CreateHyperParameterTuningJob request whose definitions have the defaults
+    a local run would give them, ready to migrate to AWS (see
+    :func:`~hpjobs.sagemaker._request.training_request_for_aws`)."""
+    request = copy.deepcopy(dict(parsed))
+    single = "TrainingJobDefinition" in request
+    raw_definitions = (
+        [request["TrainingJobDefinition"]] if single else request.get("TrainingJobDefinitions", [])
+    )
+    definitions = []
+    for raw in raw_definitions:
+        static = raw.get("StaticHyperParameters", {})
+        probe = training_request_for_aws(_training_request(raw, "tuning-probe", static))
+        definitions.append(_with_probe(raw, probe))
+    if single:
+        request["TrainingJobDefinition"] = definitions[0]
+    elif definitions:
+        request["TrainingJobDefinitions"] = definitions
+    return request
 
 
 def _check_strategy(

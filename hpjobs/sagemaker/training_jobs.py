@@ -14,6 +14,7 @@ died marks it Failed with the reason, so no job stays InProgress forever.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 from collections.abc import Iterator, Mapping
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 from hpjobs import shapes
 from hpjobs.config import settings
 from hpjobs.errors import ResourceInUse, ResourceNotFound, ServiceError, ValidationException
-from hpjobs.sagemaker import _launch
+from hpjobs.sagemaker import _launch, remote
 from hpjobs.sagemaker._paging import PageToken, time_filters
 from hpjobs.sagemaker._records import current_status, record_transition, utcnow
 from hpjobs.sagemaker._request import prepare_training_request
@@ -47,6 +48,7 @@ __all__ = [
     "training_job_epoch",
     "training_job_log",
     "training_job_metrics",
+    "training_job_place",
 ]
 
 _NOT_FOUND = "Requested resource not found."
@@ -122,7 +124,19 @@ def describe_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
         job = session.get(TrainingJob, job_id)
         if job is None:
             raise ValidationException(_NOT_FOUND)
-        return _describe(session, job)
+        if job.target != "aws":
+            return _describe(session, job)
+        name, arn = job.name, job.arn
+    return remote.describe_remote_training_job(job_id, name, arn)
+
+
+def _remote_job(name: str, missing: type[ServiceError]) -> tuple[int, str, str] | None:
+    """``(id, name, arn)`` of job ``name`` when it runs on AWS; None for a local job."""
+    with get_store().read() as session:
+        job = _find(session, name)
+        if job is None:
+            raise missing(_NOT_FOUND)
+        return (job.id, job.name, job.arn) if job.target == "aws" else None
 
 
 def _checked_job_id(name: str, missing: type[ServiceError]) -> int:
@@ -233,12 +247,26 @@ def list_training_jobs(request: Mapping[str, Any]) -> dict[str, Any]:
             page = list(
                 session.scalars(query.order_by(*order).offset(page_token.offset).limit(limit + 1))
             )
-        if not any([_launch.reap_if_dead(store, job) for job in page[:limit]]):
+        changed = [_launch.reap_if_dead(store, job) for job in page[:limit]]
+        changed += [_refresh_remote(job) for job in page[:limit]]
+        if not any(changed):
             break
     response: dict[str, Any] = {"TrainingJobSummaries": [_summary(job) for job in page[:limit]]}
     if len(page) > limit:
         response["NextToken"] = page_token.next(limit)
     return response
+
+
+def _refresh_remote(job: TrainingJob) -> bool:
+    """Bring an unfinished AWS job's record up to date; True when it was asked. When AWS cannot
+    be reached the stored record is listed as it is."""
+    from cloud.aws import AwsSetupError
+
+    if job.target != "aws" or TrainingJobStatus(job.status).is_finished():
+        return False
+    with contextlib.suppress(AwsSetupError, ServiceError):
+        remote.describe_remote_training_job(job.id, job.name, job.arn)
+    return True
 
 
 def _filtered(parsed: Mapping[str, Any]) -> Select[TrainingJob]:
@@ -269,6 +297,12 @@ def _summary(job: TrainingJob) -> dict[str, Any]:
 def stop_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
     """Ask a running job to stop: it moves to Stopping now and to Stopped once it has ended."""
     parsed = shapes.parse_request("sagemaker", "StopTrainingJob", request)
+    found = _remote_job(parsed["TrainingJobName"], ResourceNotFound)
+    if found is not None:
+        job_id, name, arn = found
+        remote.remote_call("StopTrainingJob", {"TrainingJobName": name}, remote.region_of(arn))
+        remote.describe_remote_training_job(job_id, name, arn)
+        return {}
     with _changing(parsed["TrainingJobName"]) as (session, job):
         status, _ = current_status(job)
         if status is not TrainingJobStatus.IN_PROGRESS:
@@ -283,6 +317,13 @@ def delete_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
     """Forget a finished job: its record, transitions, metrics and local folder. Artifacts already
     delivered to the output path stay. The name can then be used again."""
     parsed = shapes.parse_request("sagemaker", "DeleteTrainingJob", request)
+    found = _remote_job(parsed["TrainingJobName"], ResourceNotFound)
+    if found is not None:
+        job_id, name, arn = found
+        remote.remote_call("DeleteTrainingJob", {"TrainingJobName": name}, remote.region_of(arn))
+        with get_store().write() as session:
+            session.execute(delete(TrainingJob).where(TrainingJob.id == job_id))
+        return {}
     with _changing(parsed["TrainingJobName"]) as (session, job):
         status, _ = current_status(job)
         if not status.is_finished():
@@ -294,6 +335,15 @@ def delete_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
         session.execute(delete(TrainingJob).where(TrainingJob.id == job.id))
     shutil.rmtree(folder, ignore_errors=True)
     return {}
+
+
+def training_job_place(name: str) -> tuple[str, str]:
+    """``(target, arn)`` of job ``name``: where it runs (``local`` or ``aws``) and its ARN."""
+    with get_store().read() as session:
+        job = _find(session, name)
+        if job is None:
+            raise ValidationException(_NOT_FOUND)
+        return job.target, job.arn
 
 
 def training_job_log(name: str) -> tuple[Path, str]:

@@ -25,12 +25,12 @@ from sqlalchemy.orm import Session
 
 from hpjobs import shapes
 from hpjobs.config import settings
-from hpjobs.errors import ResourceInUse, ResourceNotFound, ValidationException
-from hpjobs.sagemaker import _launch
+from hpjobs.errors import ResourceInUse, ResourceNotFound, ServiceError, ValidationException
+from hpjobs.sagemaker import _launch, remote
 from hpjobs.sagemaker._paging import PageToken, time_filters
-from hpjobs.sagemaker._records import utcnow
+from hpjobs.sagemaker._records import record_transition, utcnow
 from hpjobs.sagemaker._tuning_request import prepare_tuning_request
-from hpjobs.sagemaker.status import TrainingJobStatus
+from hpjobs.sagemaker.status import SecondaryStatus, TrainingJobStatus
 from hpjobs.store import MetricPoint, Store, TrainingJob, TuningJob, get_store
 
 __all__ = [
@@ -187,7 +187,7 @@ def _check_compatible(parent: TuningJob, metric: str, kinds: Mapping[str, str], 
 
 def _reap_if_dead(store: Store, job: TuningJob) -> bool:
     """Mark ``job`` Failed and stop its running training jobs if its tuner has died."""
-    if job.status not in _ACTIVE:
+    if job.status not in _ACTIVE or job.target != "local":
         return False
     if job.tuner_pid is None:
         if (utcnow() - job.creation_time).total_seconds() < 60:
@@ -206,7 +206,36 @@ def _reap_if_dead(store: Store, job: TuningJob) -> bool:
         )
         fresh.end_time = fresh.last_modified_time = now
     stop_children(store, job.id, evaluated=False)
+    _stop_unstarted_children(store, job.id)
     return True
+
+
+def _stop_unstarted_children(store: Store, tuning_job_id: int) -> None:
+    """Children whose supervisor the dead tuner never got to start: nothing will ever run them,
+    so they are Stopped now rather than reaped as lost a minute later."""
+    with store.write() as session:
+        orphans = session.scalars(
+            select(TrainingJob).where(
+                TrainingJob.tuning_job_id == tuning_job_id,
+                TrainingJob.supervisor_pid.is_(None),
+                TrainingJob.status.in_(list(_ACTIVE)),
+            )
+        ).all()
+        now = utcnow()
+        for child in orphans:
+            if child.status == TrainingJobStatus.IN_PROGRESS.value:
+                record_transition(
+                    session, child, TrainingJobStatus.STOPPING, SecondaryStatus.STOPPING, now=now
+                )
+            record_transition(
+                session,
+                child,
+                TrainingJobStatus.STOPPED,
+                SecondaryStatus.STOPPED,
+                "The tuning job's tuner ended before this training job started.",
+                now=now,
+            )
+            child.training_end_time = now
 
 
 def stop_children(store: Store, tuning_job_id: int, evaluated: bool = True) -> list[str]:
@@ -272,7 +301,19 @@ def describe_hyper_parameter_tuning_job(request: Mapping[str, Any]) -> dict[str,
         job = session.get(TuningJob, job_id)
         if job is None:
             raise _not_found(parsed["HyperParameterTuningJobName"])
-        return _describe(session, job)
+        if job.target != "aws":
+            return _describe(session, job)
+        name, arn = job.name, job.arn
+    return remote.describe_remote_tuning_job(job_id, name, arn)
+
+
+def _remote_job(name: str) -> tuple[int, str, str] | None:
+    """``(id, name, arn)`` of tuning job ``name`` when it runs on AWS; None for a local one."""
+    with get_store().read() as session:
+        job = _find(session, name)
+        if job is None:
+            raise _not_found(name)
+        return (job.id, job.name, job.arn) if job.target == "aws" else None
 
 
 def _describe(session: Session, job: TuningJob) -> dict[str, Any]:
@@ -470,6 +511,9 @@ def list_hyper_parameter_tuning_jobs(request: Mapping[str, Any]) -> dict[str, An
             )
     with store.read() as session:
         summaries = [_tuning_summary(session, job) for job in page[:limit]]
+    for index, job in enumerate(page[:limit]):
+        if job.target == "aws":
+            summaries[index] = _remote_summary(job, summaries[index])
     response: dict[str, Any] = {"HyperParameterTuningJobSummaries": summaries}
     if len(page) > limit:
         response["NextToken"] = token.next(limit)
@@ -494,6 +538,35 @@ def _tuning_summary(session: Session, job: TuningJob) -> dict[str, Any]:
     return {k: v for k, v in summary.items() if v is not None}
 
 
+def _remote_summary(job: TuningJob, stored: dict[str, Any]) -> dict[str, Any]:
+    """The summary of a tuning job on AWS, from AWS's description (the stored one when AWS
+    cannot be reached)."""
+    from cloud.aws import AwsSetupError
+
+    try:
+        description = remote.describe_remote_tuning_job(job.id, job.name, job.arn)
+    except (AwsSetupError, ServiceError):
+        return stored
+    config = description.get("HyperParameterTuningJobConfig", {})
+    summary: dict[str, Any] = {
+        "HyperParameterTuningJobName": description["HyperParameterTuningJobName"],
+        "HyperParameterTuningJobArn": description["HyperParameterTuningJobArn"],
+        "HyperParameterTuningJobStatus": description["HyperParameterTuningJobStatus"],
+        "Strategy": config.get("Strategy", stored["Strategy"]),
+        "CreationTime": description.get("CreationTime", job.creation_time),
+        "HyperParameterTuningEndTime": description.get("HyperParameterTuningEndTime"),
+        "LastModifiedTime": description.get("LastModifiedTime"),
+        "TrainingJobStatusCounters": description.get(
+            "TrainingJobStatusCounters", stored["TrainingJobStatusCounters"]
+        ),
+        "ObjectiveStatusCounters": description.get(
+            "ObjectiveStatusCounters", stored["ObjectiveStatusCounters"]
+        ),
+        "ResourceLimits": config.get("ResourceLimits", stored["ResourceLimits"]),
+    }
+    return {k: v for k, v in summary.items() if v is not None}
+
+
 def list_training_jobs_for_hyper_parameter_tuning_job(request: Mapping[str, Any]) -> dict[str, Any]:
     """A tuning job's training jobs: filtered by status, sorted (default Name, Ascending; by
     ``FinalObjectiveMetricValue`` only jobs with an objective value are listed), then paged."""
@@ -501,6 +574,12 @@ def list_training_jobs_for_hyper_parameter_tuning_job(request: Mapping[str, Any]
         "sagemaker", "ListTrainingJobsForHyperParameterTuningJob", request
     )
     name = parsed["HyperParameterTuningJobName"]
+    found = _remote_job(name)
+    if found is not None:
+        request = {**parsed, "HyperParameterTuningJobName": found[1]}
+        return remote.remote_call(
+            "ListTrainingJobsForHyperParameterTuningJob", request, remote.region_of(found[2])
+        )
     job_id = _checked_job_id(name)
     query = select(TrainingJob).where(TrainingJob.tuning_job_id == job_id)
     if parsed.get("StatusEquals"):
@@ -534,6 +613,16 @@ def list_training_jobs_for_hyper_parameter_tuning_job(request: Mapping[str, Any]
 def stop_hyper_parameter_tuning_job(request: Mapping[str, Any]) -> dict[str, Any]:
     """Stop a running tuning job and every training job it has running: Stopping, then Stopped."""
     parsed = shapes.parse_request("sagemaker", "StopHyperParameterTuningJob", request)
+    found = _remote_job(parsed["HyperParameterTuningJobName"])
+    if found is not None:
+        job_id, name, arn = found
+        remote.remote_call(
+            "StopHyperParameterTuningJob",
+            {"HyperParameterTuningJobName": name},
+            remote.region_of(arn),
+        )
+        remote.describe_remote_tuning_job(job_id, name, arn)
+        return {}
     with _changing(parsed["HyperParameterTuningJobName"]) as (_, job):
         if job.status != TuningJobStatus.IN_PROGRESS:
             raise ValidationException(
@@ -549,6 +638,17 @@ def stop_hyper_parameter_tuning_job(request: Mapping[str, Any]) -> dict[str, Any
 def delete_hyper_parameter_tuning_job(request: Mapping[str, Any]) -> dict[str, Any]:
     """Delete a finished tuning job's record; its training jobs and their artifacts stay."""
     parsed = shapes.parse_request("sagemaker", "DeleteHyperParameterTuningJob", request)
+    found = _remote_job(parsed["HyperParameterTuningJobName"])
+    if found is not None:
+        job_id, name, arn = found
+        remote.remote_call(
+            "DeleteHyperParameterTuningJob",
+            {"HyperParameterTuningJobName": name},
+            remote.region_of(arn),
+        )
+        with get_store().write() as session:
+            session.execute(delete(TuningJob).where(TuningJob.id == job_id))
+        return {}
     with _changing(parsed["HyperParameterTuningJobName"]) as (session, job):
         if job.status not in _FINISHED:
             raise ResourceInUse(

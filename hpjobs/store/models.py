@@ -59,6 +59,7 @@ class TrainingJob(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(63), unique=True)
     arn: Mapped[str] = mapped_column(String(256))
+    #: Where the job runs: ``local`` (this machine) or ``aws`` (SageMaker, region in the ARN).
     target: Mapped[str] = mapped_column(String(16), default="local")
     request: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -135,6 +136,8 @@ class TuningJob(Base):
     #: Tuning job names are not case sensitive: this is the lower-cased name, unique.
     name_key: Mapped[str] = mapped_column(String(32), unique=True)
     arn: Mapped[str] = mapped_column(String(256))
+    #: Where the tuning job runs: ``local`` (this machine's tuner) or ``aws`` (SageMaker).
+    target: Mapped[str] = mapped_column(String(16), default="local", server_default="local")
     request: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(16), index=True)
     failure_reason: Mapped[str | None] = mapped_column(Text)

@@ -214,9 +214,10 @@ def test_killed_supervisor_marks_the_job_failed_at_next_read(output: Path, home:
         job = session.query(TrainingJob).filter_by(name="orphan").one()
         pid = job.supervisor_pid
     assert pid is not None
-    children = psutil.Process(pid).children(recursive=True)
+    supervisor = psutil.Process(pid)
+    children = supervisor.children(recursive=True)
     os.kill(pid, signal.SIGKILL)
-    psutil.wait_procs([psutil.Process(pid)], timeout=5)
+    psutil.wait_procs([supervisor], timeout=5)  # it may be reaped already: no lookup after kill
     description = describe_training_job({"TrainingJobName": "orphan"})
     assert description["TrainingJobStatus"] == "Failed"
     assert f"supervisor process (pid {pid}) ended unexpectedly" in description["FailureReason"]

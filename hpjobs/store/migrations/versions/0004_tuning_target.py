@@ -1,0 +1,26 @@
+"""Tuning jobs record where they run: ``local`` or ``aws``.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-26
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("tuning_jobs") as batch:
+        batch.add_column(sa.Column("target", sa.String(16), nullable=False, server_default="local"))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("tuning_jobs") as batch:
+        batch.drop_column("target")
