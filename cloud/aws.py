@@ -10,6 +10,7 @@ carrying AWS's code, message and HTTP status.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -47,9 +48,13 @@ _NO_REGION = "no AWS region: give --region, or set AWS_REGION (or a region in yo
 
 
 def resolve_region(region: str | None) -> str:
-    """``region``, else the one boto3's chain gives; ``AwsSetupError`` when there is none."""
+    """``region``, else ``AWS_REGION`` (as the AWS CLI v2 and the SDKs read it), else the one
+    boto3's chain gives (``AWS_DEFAULT_REGION``, the profile); ``AwsSetupError`` when there is
+    none."""
     if region:
         return region
+    if os.environ.get("AWS_REGION"):
+        return os.environ["AWS_REGION"]
     import boto3
 
     found = boto3.session.Session().region_name

@@ -183,7 +183,7 @@ def submit_and_watch(request: dict[str, Any], target: Any, console: Console, det
     raise SystemExit(0 if status == "Completed" else 1)
 
 
-def _poll_seconds() -> float:
+def poll_seconds() -> float:
     from hpjobs.config import settings
 
     return settings().aws_poll_seconds
@@ -216,7 +216,7 @@ def _watch_training(name: str, arn: str, console: Console) -> dict[str, Any] | N
             if description["TrainingJobStatus"] in _FINISHED:
                 console.print(summary(description))
                 return description
-            time.sleep(_poll_seconds())
+            time.sleep(poll_seconds())
         except KeyboardInterrupt:
             if stop_sent:
                 return None
@@ -258,7 +258,7 @@ def _watch_tuning(name: str, console: Console) -> dict[str, Any] | None:
             if description["HyperParameterTuningJobStatus"] in _FINISHED:
                 console.print(tuning_summary(description, artifact=_remote_artifact))
                 return description
-            time.sleep(_poll_seconds())
+            time.sleep(poll_seconds())
         except KeyboardInterrupt:
             if stop_sent:
                 return None

@@ -25,10 +25,17 @@ _FINISHED = {"Completed", "Failed", "Stopped"}
 @click.argument("name")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the job ends.")
 def logs(name: str, follow: bool) -> None:
-    """Print the log of training job NAME (its stdout and stderr, and hpjobs' own lines)."""
-    from hpjobs.sagemaker.training_jobs import training_job_log
+    """Print the log of training job NAME (its stdout and stderr, and hpjobs' own lines).
+
+    For a job running on AWS the lines come from CloudWatch Logs
+    (/aws/sagemaker/TrainingJobs, every stream of the job)."""
+    from hpjobs.sagemaker.training_jobs import training_job_log, training_job_place
 
     with aws_errors("DescribeTrainingJob"):
+        target, arn = training_job_place(name)
+        if target == "aws":
+            _remote_logs(name, arn, follow)
+            return
         path, status = training_job_log(name)
     follower = LogFollower(path)
     steady_state()
@@ -39,6 +46,23 @@ def logs(name: str, follow: bool) -> None:
             return
         time.sleep(_FOLLOW_POLL_SECONDS)
         status = training_job_log(name)[1]
+
+
+def _remote_logs(name: str, arn: str, follow: bool) -> None:
+    from cloud.sagemaker import LogReader
+    from hpjobs.cli.cloud import poll_seconds, setup_errors
+    from hpjobs.sagemaker.remote import region_of
+    from hpjobs.sagemaker.training_jobs import describe_training_job
+
+    reader = LogReader(name, region_of(arn))
+    with setup_errors():
+        while True:
+            status = describe_training_job({"TrainingJobName": name})["TrainingJobStatus"]
+            for event in reader.read():
+                click.echo(event.message)
+            if not follow or status in _FINISHED:
+                return
+            time.sleep(poll_seconds())
 
 
 def _newest_first(status: str | None, name_contains: str | None, limit: int) -> dict[str, Any]:
