@@ -33,7 +33,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from cloud.images import DEFAULT_FRAMEWORK_VERSION, pytorch_training_image, rehome_pytorch_image
+from cloud.images import (
+    DEFAULT_FRAMEWORK_VERSION,
+    ImageError,
+    pytorch_training_image,
+    rehome_pytorch_image,
+)
 
 __all__ = [
     "LocalImage",
@@ -193,12 +198,10 @@ class _Migrator:
         if image is None:
             return
         local = self.images.get(image)
-        if local is None:
-            algorithm["TrainingImage"] = rehome_pytorch_image(image, self.target.region)
-            return
-        from cloud.images import ImageError
-
         try:
+            if local is None:
+                algorithm["TrainingImage"] = rehome_pytorch_image(image, self.target.region)
+                return
             algorithm["TrainingImage"] = pytorch_training_image(
                 self.target.region, instance, self.target.framework_version
             )
@@ -336,19 +339,7 @@ def migrate_tuning_request(
         migrator.job(definition, "StaticHyperParameters")
         uploads.extend(migrator.uploads)
     validate_request("CreateHyperParameterTuningJob", migrated)
-    return Migration(migrated, _unique(uploads))
-
-
-def _unique(uploads: list[Upload]) -> list[Upload]:
-    """Uploads without repeats (definitions sharing a source upload it once)."""
-    seen: set[tuple[Path, str, bool]] = set()
-    kept = []
-    for upload in uploads:
-        key = (upload.source, upload.uri, upload.pack)
-        if key not in seen:
-            seen.add(key)
-            kept.append(upload)
-    return kept
+    return Migration(migrated, uploads)
 
 
 def validate_request(operation: str, request: Mapping[str, Any]) -> None:

@@ -173,6 +173,42 @@ def test_older_database_is_upgraded_automatically(tmp_path: Path) -> None:
         second.engine.dispose()
 
 
+def test_upgrade_to_0004_keeps_tuning_jobs_and_their_children(tmp_path: Path) -> None:
+    """0004 adds ``tuning_jobs.target``; rows written at 0003 keep their links and read as
+    local tuning jobs."""
+    url = sqlite_url(tmp_path / "at-0003.db")
+    first = Store(url)
+    with first.engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0003")
+    first.engine.dispose()
+    raw = sqlite3.connect(tmp_path / "at-0003.db")
+    raw.execute("PRAGMA foreign_keys=ON")
+    raw.execute(
+        "INSERT INTO tuning_jobs (id, name, name_key, arn, request, status, creation_time, "
+        "last_modified_time, job_dir) VALUES (1, 'Tune', 'tune', 'arn:t', '{}', 'Completed', "
+        "'2026-01-01 00:00:00', '2026-01-01 00:00:00', '')"
+    )
+    raw.execute(
+        "INSERT INTO training_jobs (id, name, arn, target, request, status, secondary_status, "
+        "creation_time, last_modified_time, model_artifacts, job_dir, log_path, tuning_job_id) "
+        "VALUES (1, 'child', 'arn:c', 'local', '{}', 'Completed', 'Completed', "
+        "'2026-01-01 00:00:00', '2026-01-01 00:00:00', '', '', '', 1)"
+    )
+    raw.commit()
+    raw.close()
+    second = Store(url)
+    try:
+        from hpjobs.store import TuningJob
+
+        with second.read() as session:
+            tuning = session.scalars(select(TuningJob)).one()
+            assert (tuning.name, tuning.target) == ("Tune", "local")
+            child = session.scalars(select(TrainingJob)).one()
+            assert child.tuning_job_id == tuning.id
+    finally:
+        second.engine.dispose()
+
+
 def test_models_match_the_migrated_schema(store: Store) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
