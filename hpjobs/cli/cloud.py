@@ -173,7 +173,7 @@ def submit_and_watch(request: dict[str, Any], target: Any, console: Console, det
         return
     with setup_errors():
         if _is_tuning(request):
-            description = _watch_tuning(request["HyperParameterTuningJobName"], console)
+            description = _watch_tuning(request["HyperParameterTuningJobName"], arn, console)
         else:
             description = _watch_training(request["TrainingJobName"], arn, console)
     if description is None:
@@ -225,14 +225,20 @@ def _watch_training(name: str, arn: str, console: Console) -> dict[str, Any] | N
             call_operation(stop_training_job, "StopTrainingJob", {"TrainingJobName": name})
 
 
-def _watch_tuning(name: str, console: Console) -> dict[str, Any] | None:
+def _watch_tuning(name: str, arn: str, console: Console) -> dict[str, Any] | None:
     """Print a tuning job's progress and its training jobs' status changes until it ends."""
     from hpjobs.cli.tune_watch import announce, headline, tuning_summary
+    from hpjobs.sagemaker.remote import region_of
     from hpjobs.sagemaker.tuning_jobs import (
         describe_hyper_parameter_tuning_job,
         list_training_jobs_for_hyper_parameter_tuning_job,
         stop_hyper_parameter_tuning_job,
     )
+
+    region = region_of(arn)
+
+    def artifact(best: dict[str, Any]) -> str:
+        return _remote_artifact(best, region)
 
     started = time.monotonic()
     seen: dict[str, str] = {}
@@ -256,7 +262,7 @@ def _watch_tuning(name: str, console: Console) -> dict[str, Any] | None:
                 last = line.plain.rsplit("  ", 1)[0]
                 console.print(line)
             if description["HyperParameterTuningJobStatus"] in _FINISHED:
-                console.print(tuning_summary(description, artifact=_remote_artifact))
+                console.print(tuning_summary(description, artifact=artifact))
                 return description
             time.sleep(poll_seconds())
         except KeyboardInterrupt:
@@ -267,14 +273,12 @@ def _watch_tuning(name: str, console: Console) -> dict[str, Any] | None:
             call_operation(stop_hyper_parameter_tuning_job, "StopHyperParameterTuningJob", request)
 
 
-def _remote_artifact(best: dict[str, Any]) -> str:
+def _remote_artifact(best: dict[str, Any], region: str) -> str:
     """A tuning child's model artifact on AWS (children are not in the local store)."""
-    from hpjobs.sagemaker.remote import region_of, remote_call
+    from hpjobs.sagemaker.remote import remote_call
 
     described = remote_call(
-        "DescribeTrainingJob",
-        {"TrainingJobName": best["TrainingJobName"]},
-        region_of(best["TrainingJobArn"]),
+        "DescribeTrainingJob", {"TrainingJobName": best["TrainingJobName"]}, region
     )
     return str(described.get("ModelArtifacts", {}).get("S3ModelArtifacts", "-"))
 

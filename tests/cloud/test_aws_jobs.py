@@ -21,6 +21,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 from click.testing import CliRunner, Result
 
@@ -585,3 +586,64 @@ def test_a_request_written_for_sagemaker_runs_locally_from_s3(
         "hpjobs/from-s3/output/output.tar.gz",
     ]
     assert stored("from-s3").target == "local"
+
+
+def test_run_tuning_target_aws_watches_to_the_end(
+    aws: dict[str, Any], sent: dict[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cloud.aws
+
+    name = json.loads(TUNING_JOB.read_text())["HyperParameterTuningJobName"]
+    child = {
+        "TrainingJobName": f"{name}-001-0123abcd",
+        "TrainingJobArn": f"arn:aws:sagemaker:us-west-2:123456789012:training-job/{name}-001",
+        "CreationTime": datetime(2026, 11, 26, 12, tzinfo=timezone.utc),
+        "TrainingJobStatus": "Completed",
+        "TunedHyperParameters": {"hidden_size": "64", "learning_rate": "0.01"},
+        "FinalHyperParameterTuningJobObjectiveMetric": {
+            "MetricName": "validation:loss",
+            "Value": 0.25,
+        },
+    }
+    recording_client = cloud.aws.client
+
+    def client(service: str, region: str | None = None) -> Any:
+        made = recording_client(service, region)
+        if service == "sagemaker":  # moto has no ListTrainingJobsForHyperParameterTuningJob
+
+            def children(**_: Any) -> Any:
+                ok = AWSResponse("", 200, {}, None)  # type: ignore[arg-type]
+                return ok, {"TrainingJobSummaries": [child]}
+
+            made.meta.events.register(
+                "before-call.sagemaker.ListTrainingJobsForHyperParameterTuningJob", children
+            )
+        return made
+
+    monkeypatch.setattr(cloud.aws, "client", client)
+    # the best training job moto reports, made to exist so its artifact can be looked up
+    best = json.loads(BUILTIN_JOB.read_text())
+    best.update(TrainingJobName="FakeTrainingJobName", RoleArn=aws["role"])
+    best["OutputDataConfig"]["S3OutputPath"] = f"s3://{BUCKET}/best"
+    best["AlgorithmSpecification"]["TrainingImage"] = IMAGE
+    boto3.client("sagemaker", region_name=REGION).create_training_job(**best)
+    result = hpjobs(
+        "run", str(TUNING_JOB), "--target", "aws", "--bucket", BUCKET, "--role", aws["role"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        f"Created arn:aws:sagemaker:us-west-2:123456789012:hyper-parameter-tuning-job/{name}"
+    )
+    assert (
+        f"{name}-001-0123abcd Completed  hidden_size=64 learning_rate=0.01  objective=0.25" in lines
+    )
+    assert f"Hyperparameter tuning job {name} ended: Completed after 123 s" in lines
+    assert (
+        "Model artifact: s3://hpjobs-test-bucket/best/FakeTrainingJobName/output/model.tar.gz"
+        in lines
+    )
+    assert sent["ListTrainingJobsForHyperParameterTuningJob"][0] == {
+        "HyperParameterTuningJobName": name,
+        "MaxResults": 100,
+    }
