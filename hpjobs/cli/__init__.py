@@ -39,6 +39,9 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "jobs": ("hpjobs.cli.inspect:jobs", "Training jobs as a table."),
     "metrics": ("hpjobs.cli.inspect:metrics", "A training job's metrics, epoch by epoch."),
     "tuning-jobs": ("hpjobs.cli.inspect:tuning_jobs", "Hyperparameter tuning jobs as a table."),
+    "templates": ("hpjobs.cli.init:templates", "List the examples 'hpjobs init' writes."),
+    "init": ("hpjobs.cli.init:init", "Write a ready-to-run example into a folder."),
+    "completion": ("hpjobs.cli.init:completion", "Print the shell completion script."),
 }
 
 

@@ -1,4 +1,4 @@
-"""The Bedrock tables: migration 0003 is the Alembic head and upgrades a 0002 database in
+"""The Bedrock tables: migration 0003 follows 0002 and upgrades a 0002 database in
 place; the invocation log writes one row per call and reads the newest first."""
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ def alembic_config(connection: Connection) -> Config:
     return config
 
 
-def test_schema_revision_is_0003_and_the_alembic_head() -> None:
+def test_migration_0003_follows_0002() -> None:
     scripts = ScriptDirectory(str(MIGRATIONS))
-    assert SCHEMA_REVISION == "0003"
-    assert scripts.get_heads() == ["0003"]
+    assert scripts.get_heads() == [SCHEMA_REVISION]
     assert scripts.get_revision("0003").down_revision == "0002"
 
 
@@ -68,7 +67,7 @@ def test_a_0002_database_is_upgraded_and_keeps_its_rows(tmp_path: Path) -> None:
         }
         with second.engine.connect() as connection:
             versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
-        assert [row[0] for row in versions] == ["0003"]
+        assert [row[0] for row in versions] == [SCHEMA_REVISION]
         with second.read() as session:
             assert session.scalars(select(TrainingJob.name)).all() == ["kept"]
     finally:
