@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Mapping
+import signal
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -11,7 +13,9 @@ from urllib.parse import unquote, urlparse
 from rich.table import Table
 
 __all__ = [
+    "Interrupts",
     "LogFollower",
+    "counted_interrupts",
     "final_metrics_table",
     "local_path_of",
     "status_style",
@@ -25,6 +29,36 @@ def steady_state() -> None:
     """Called before a command's long-running loop: what exists now stays, collect the rest."""
     gc.freeze()
     gc.enable()
+
+
+class Interrupts:
+    """How many times Ctrl-C was pressed since :func:`counted_interrupts` began."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seen = 0
+
+    def new(self) -> bool:
+        """Whether Ctrl-C was pressed since the last call."""
+        fresh = self.count > self.seen
+        self.seen = self.count
+        return fresh
+
+
+@contextmanager
+def counted_interrupts() -> Iterator[Interrupts]:
+    """Count Ctrl-C presses instead of raising ``KeyboardInterrupt``: a watch loop looks at the
+    count between its calls, so a press never lands in the middle of a store transaction."""
+    interrupts = Interrupts()
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        interrupts.count += 1
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield interrupts
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def status_style(status: str) -> str:

@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hpjobs.cli.aws import call_operation
-from hpjobs.cli.render import local_path_of, status_style, steady_state
+from hpjobs.cli.render import counted_interrupts, local_path_of, status_style, steady_state
 
 __all__ = ["announce", "headline", "run_tuning", "tuning_summary"]
 
@@ -67,20 +67,20 @@ def watch_tuning(name: str, console: Console) -> dict[str, Any] | None:
     started = time.monotonic()
     seen: dict[str, str] = {}
     stop_sent = False
-    with Live(console=console, refresh_per_second=4, transient=True) as live:
+    with (
+        counted_interrupts() as interrupts,
+        Live(console=console, refresh_per_second=4, transient=True) as live,
+    ):
         while True:
-            try:
-                description = describe_hyper_parameter_tuning_job(
-                    {"HyperParameterTuningJobName": name}
-                )
-                children = _children(name)
-                for child in children:
-                    announce(live.console, child, seen)
-                live.update(_view(description, children, started))
-                if description["HyperParameterTuningJobStatus"] in _FINISHED:
-                    return description
-                time.sleep(_POLL_SECONDS)
-            except KeyboardInterrupt:
+            description = describe_hyper_parameter_tuning_job({"HyperParameterTuningJobName": name})
+            children = _children(name)
+            for child in children:
+                announce(live.console, child, seen)
+            live.update(_view(description, children, started))
+            if description["HyperParameterTuningJobStatus"] in _FINISHED:
+                return description
+            time.sleep(_POLL_SECONDS)
+            if interrupts.new():
                 if stop_sent:
                     return None
                 stop_sent = True

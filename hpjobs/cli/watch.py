@@ -23,6 +23,7 @@ from hpjobs.cli.aws import call_operation, read_json_argument
 from hpjobs.cli.cloud import aws_target_options, make_target, submit_and_watch
 from hpjobs.cli.render import (
     LogFollower,
+    counted_interrupts,
     final_metrics_table,
     local_path_of,
     status_style,
@@ -169,26 +170,28 @@ def watch(name: str, console: Console) -> dict[str, Any] | None:
     follower = LogFollower(training_job_log(name)[0])
     stop_sent = False
     description = describe_training_job({"TrainingJobName": name})
-    with Live(
-        _panel(description, started), console=console, refresh_per_second=4, transient=True
-    ) as live:
+    with (
+        counted_interrupts() as interrupts,
+        Live(
+            _panel(description, started), console=console, refresh_per_second=4, transient=True
+        ) as live,
+    ):
         while True:
-            try:
-                for line in follower.new_lines():
+            for line in follower.new_lines():
+                live.console.print(Text(line))
+            if description["TrainingJobStatus"] in _FINISHED:
+                for line in follower.new_lines(final=True):
                     live.console.print(Text(line))
-                if description["TrainingJobStatus"] in _FINISHED:
-                    for line in follower.new_lines(final=True):
-                        live.console.print(Text(line))
-                    return description
-                time.sleep(_POLL_SECONDS)
-                description = describe_training_job({"TrainingJobName": name})
-                live.update(_panel(description, started))
-            except KeyboardInterrupt:
+                return description
+            time.sleep(_POLL_SECONDS)
+            if interrupts.new():
                 if stop_sent:
                     return None
                 stop_sent = True
                 live.console.print("Stopping the training job (Ctrl-C again to leave it running)")
                 call_operation(stop_training_job, "StopTrainingJob", {"TrainingJobName": name})
+            description = describe_training_job({"TrainingJobName": name})
+            live.update(_panel(description, started))
 
 
 def _latest_epoch(description: dict[str, Any]) -> str:

@@ -57,6 +57,7 @@ class Recorder:
         self.stop = threading.Event()
         self._pending: list[MetricRow] = []
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()
         self._done = threading.Event()
 
     # -- Events ------------------------------------------------------------------------------
@@ -89,11 +90,14 @@ class Recorder:
         return job
 
     def flush(self) -> None:
-        with self._lock:
-            rows, self._pending = self._pending, []
-        if rows:
-            with self.store.write() as session:
-                add_metrics(session, self.job_id, rows)
+        """Write the pending metric points. One flush at a time: a flush returns only once every
+        point taken before it is committed, so nothing ends the job ahead of its metrics."""
+        with self._flushing:
+            with self._lock:
+                rows, self._pending = self._pending, []
+            if rows:
+                with self.store.write() as session:
+                    add_metrics(session, self.job_id, rows)
 
     def watch(self) -> None:
         """Until the job ends: flush metrics, beat the heart, and pick up stop requests."""
