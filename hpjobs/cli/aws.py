@@ -9,8 +9,10 @@ Operations botocore can paginate are paginated as the AWS CLI does: every page i
 results are merged, unless ``--no-paginate`` is given or the request sets the page token or size
 itself (``--next-token``, ``--max-results``); ``--max-items`` caps the items and ``--page-size``
 sets the size of each page.
-Output is the JSON the AWS CLI prints (4-space indent, ISO 8601 timestamps); a service error is
-printed as the AWS CLI prints it and exits with 254, a malformed parameter exits with 252.
+``--output json|text|table`` prints the response as the AWS CLI does (JSON with a 4-space indent,
+tab-separated text, or boxed tables; ISO 8601 timestamps in each), after ``--query``; text output of
+a paginated operation is printed page by page, as the AWS CLI prints it. A service error is printed
+as the AWS CLI prints it and exits with 254, a malformed parameter exits with 252.
 """
 
 from __future__ import annotations
@@ -35,12 +37,15 @@ __all__ = [
     "bedrock_runtime",
     "call_operation",
     "print_json",
+    "print_response",
     "read_json_argument",
     "read_text_argument",
     "sagemaker",
 ]
 
 PARSE_ERROR_EXIT = 252
+#: The AWS CLI's exit status when it cannot print a response in the chosen format.
+FORMAT_ERROR_EXIT = 255
 
 
 def _kebab(name: str) -> str:
@@ -90,15 +95,32 @@ def _jsonable(value: Any) -> Any:
 
 
 def print_json(response: Mapping[str, Any], query: str | None = None) -> None:
-    """Print a response as the AWS CLI does (nothing at all for an empty response)."""
+    """Print a response as the AWS CLI's JSON (nothing at all for an empty response)."""
+    print_response(response, query)
+
+
+def print_response(
+    response: Mapping[str, Any],
+    query: str | None = None,
+    output: str = "json",
+    operation: str = "",
+) -> None:
+    """Print a response as the AWS CLI does with ``--query`` and ``--output``: ``operation``
+    titles a table. Data the AWS CLI cannot print in that format either exits 255."""
+    from hpjobs.cli.formats import FormatError, render
+
     data: Any = _jsonable(dict(response))
     if query:
         import jmespath
 
         data = jmespath.search(query, data)
-    if data == {} and not query:
-        return
-    click.echo(json.dumps(data, indent=4, ensure_ascii=False))
+    try:
+        text = render(data, output, operation)
+    except FormatError as error:
+        click.echo(f"\n{error}", err=True)
+        sys.exit(FORMAT_ERROR_EXIT)
+    if text:
+        click.echo(text, nl=False)
 
 
 @contextmanager
@@ -236,7 +258,11 @@ def _common_options(pages: Mapping[str, Any] | None, blob_input: bool) -> list[c
         click.Option(["--generate-cli-skeleton"], is_flag=True, help="Print a request template."),
         click.Option(["--query"], default=None, help="A JMESPath query applied to the response."),
         click.Option(
-            ["--output"], type=click.Choice(["json"]), default="json", help="Output format."
+            ["--output"],
+            type=click.Choice(["json", "text", "table"]),
+            default="json",
+            show_default=True,
+            help="Output format, as the AWS CLI's.",
         ),
     ]
 
@@ -290,19 +316,52 @@ def _payload(model: Any) -> tuple[str | None, bool]:
 
 
 def _emit(
-    response: dict[str, Any], payload: str | None, stream: bool, options: Mapping[str, Any]
+    response: dict[str, Any],
+    payload: str | None,
+    stream: bool,
+    options: Mapping[str, Any],
+    operation: str,
 ) -> None:
     """Print a response; a binary payload goes to the ``outfile`` argument, as the AWS CLI does,
-    and an event stream is printed event by event as it arrives."""
+    and an event stream is printed event by event as it arrives (one JSON line each, or each in
+    the text or table format)."""
     response.pop("ResponseMetadata", None)
+    output = options["output"]
     if payload is not None and payload in response:
         body = response.pop(payload)
         if stream and options.get("outfile") is None:
             for event in body:
-                click.echo(json.dumps(_jsonable(event), ensure_ascii=False))
+                if output == "json":
+                    click.echo(json.dumps(_jsonable(event), ensure_ascii=False))
+                else:
+                    print_response(event, None, output, operation)
         else:
             _write_outfile(options["outfile"], body, stream)
-    print_json(response, options["query"])
+    print_response(response, options["query"], output, operation)
+
+
+def _print_text_pages(
+    function: Callable[[Mapping[str, Any]], dict[str, Any]],
+    name: str,
+    request: dict[str, Any],
+    pages: Mapping[str, Any],
+    options: Mapping[str, Any],
+) -> None:
+    """Text output of a paginated operation, as the AWS CLI prints it: each page as it comes, on
+    its own (its result list alone, ``--query`` applied to it), up to ``--max-items`` in all."""
+    key, token_in, token_out = pages["result_key"], pages["input_token"], pages["output_token"]
+    limit = options["max_items"]
+    printed = 0
+    while True:
+        page = call_operation(function, name, request)
+        items = list(page.get(key, []))
+        if limit:
+            items = items[: limit - printed]
+        printed += len(items)
+        print_response({key: items}, options["query"], "text", name)
+        if token_out not in page or (limit and printed >= limit):
+            break
+        request[token_in] = page[token_out]
 
 
 def _write_outfile(path: str, body: Any, stream: bool) -> None:
@@ -348,10 +407,13 @@ def _operation_command(service: str, operation_name: str) -> click.Command:
             request[pages["limit_key"]] = options["page_size"]
         if pages is None or options["no_paginate"] or manual:
             response = call_operation(function, operation_name, request)
+        elif options["output"] == "text":
+            _print_text_pages(function, operation_name, request, pages, options)
+            return
         else:
             response = _all_pages(function, operation_name, request, pages, options)
         with aws_errors(operation_name):
-            _emit(response, payload, stream, options)
+            _emit(response, payload, stream, options, operation_name)
 
     return click.Command(
         _kebab(operation_name),
