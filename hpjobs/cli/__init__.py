@@ -38,6 +38,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "logs": ("hpjobs.cli.inspect:logs", "Print a training job's log."),
     "jobs": ("hpjobs.cli.inspect:jobs", "Training jobs as a table."),
     "metrics": ("hpjobs.cli.inspect:metrics", "A training job's metrics, epoch by epoch."),
+    "plot": ("hpjobs.cli.plot:plot", "Plot a training job's metrics or a tuning job's trials."),
     "tuning-jobs": ("hpjobs.cli.inspect:tuning_jobs", "Hyperparameter tuning jobs as a table."),
     "templates": ("hpjobs.cli.init:templates", "List the examples 'hpjobs init' writes."),
     "init": ("hpjobs.cli.init:init", "Write a ready-to-run example into a folder."),

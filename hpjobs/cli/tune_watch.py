@@ -21,7 +21,7 @@ from rich.text import Text
 from hpjobs.cli.aws import call_operation
 from hpjobs.cli.render import counted_interrupts, local_path_of, status_style, steady_state
 
-__all__ = ["announce", "headline", "run_tuning", "tuning_summary"]
+__all__ = ["announce", "headline", "list_children", "run_tuning", "tuning_summary"]
 
 _POLL_SECONDS = 0.25
 _FINISHED = {"Completed", "Failed", "Stopped"}
@@ -43,7 +43,7 @@ def run_tuning(request: dict[str, Any], console: Console, detach: bool) -> None:
     raise SystemExit(0 if description["HyperParameterTuningJobStatus"] == "Completed" else 1)
 
 
-def _children(name: str) -> list[dict[str, Any]]:
+def list_children(name: str) -> list[dict[str, Any]]:
     from hpjobs.sagemaker.tuning_jobs import list_training_jobs_for_hyper_parameter_tuning_job
 
     request: dict[str, Any] = {"HyperParameterTuningJobName": name, "MaxResults": 100}
@@ -73,7 +73,7 @@ def watch_tuning(name: str, console: Console) -> dict[str, Any] | None:
     ):
         while True:
             description = describe_hyper_parameter_tuning_job({"HyperParameterTuningJobName": name})
-            children = _children(name)
+            children = list_children(name)
             for child in children:
                 announce(live.console, child, seen)
             live.update(_view(description, children, started))
