@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from hpjobs.cli.aws import aws_errors, call_operation
+from hpjobs.cli.render import counted_interrupts
 
 __all__ = [
     "SETUP_ERROR_EXIT",
@@ -115,8 +116,18 @@ def make_target(options: dict[str, Any]) -> Any:
     )
 
 
-def _is_tuning(request: dict[str, Any]) -> bool:
-    return "HyperParameterTuningJobConfig" in request or "HyperParameterTuningJobName" in request
+def _operation(request: dict[str, Any]) -> tuple[str, Callable[..., Any], Callable[..., Any]]:
+    """The create operation ``request`` is for, its migrate function and its submit function."""
+    from hpjobs.cli.watch import is_tuning_request
+    from hpjobs.sagemaker import remote
+
+    if is_tuning_request(request):
+        return (
+            "CreateHyperParameterTuningJob",
+            remote.migrate_tuning_job,
+            remote.submit_tuning_job,
+        )
+    return "CreateTrainingJob", remote.migrate_training_job, remote.submit_training_job
 
 
 @click.command()
@@ -136,15 +147,12 @@ def migrate(job_json: str, upload: bool, **options: Any) -> None:
     'aws sagemaker create-training-job --cli-input-json file://...' as it is.
     """
     from hpjobs.cli.watch import load_request
-    from hpjobs.sagemaker.remote import migrate_training_job, migrate_tuning_job
 
     request = load_request(job_json)
     target = make_target(options)
-    tuning = _is_tuning(request)
-    operation = "CreateHyperParameterTuningJob" if tuning else "CreateTrainingJob"
-    function = migrate_tuning_job if tuning else migrate_training_job
+    operation, migrate_job, _ = _operation(request)
     with setup_errors(), aws_errors(operation):
-        migration = function(request, target)
+        migration = migrate_job(request, target)
         for item in migration.uploads:
             if upload:
                 item.perform()
@@ -154,25 +162,24 @@ def migrate(job_json: str, upload: bool, **options: Any) -> None:
 
 def submit(request: dict[str, Any], target: Any) -> dict[str, Any]:
     """Create the training or tuning job in ``request`` on AWS; AWS's response."""
-    from hpjobs.sagemaker.remote import submit_training_job, submit_tuning_job
-
-    tuning = _is_tuning(request)
-    operation = "CreateHyperParameterTuningJob" if tuning else "CreateTrainingJob"
-    function = submit_tuning_job if tuning else submit_training_job
+    operation, _, submit_job = _operation(request)
     with setup_errors(), aws_errors(operation):
-        return function(request, target)
+        result: dict[str, Any] = submit_job(request, target)
+        return result
     raise AssertionError("unreachable")
 
 
 def submit_and_watch(request: dict[str, Any], target: Any, console: Console, detach: bool) -> None:
     """``hpjobs run --target aws``: submit, then follow the job on AWS to its end."""
+    from hpjobs.cli.watch import is_tuning_request
+
     response = submit(request, target)
     arn = next(iter(response.values()))
     console.print(f"Created {arn}")
     if detach:
         return
     with setup_errors():
-        if _is_tuning(request):
+        if is_tuning_request(request):
             description = _watch_tuning(request["HyperParameterTuningJobName"], arn, console)
         else:
             description = _watch_training(request["TrainingJobName"], arn, console)
@@ -199,8 +206,8 @@ def _watch_training(name: str, arn: str, console: Console) -> dict[str, Any] | N
     reader = LogReader(name, region_of(arn))
     printed: set[tuple[str, str]] = set()
     stop_sent = False
-    while True:
-        try:
+    with counted_interrupts() as interrupts:
+        while True:
             description = call_operation(
                 describe_training_job, "DescribeTrainingJob", {"TrainingJobName": name}
             )
@@ -217,21 +224,20 @@ def _watch_training(name: str, arn: str, console: Console) -> dict[str, Any] | N
                 console.print(summary(description))
                 return description
             time.sleep(poll_seconds())
-        except KeyboardInterrupt:
-            if stop_sent:
-                return None
-            stop_sent = True
-            console.print("Stopping the training job (Ctrl-C again to leave it running)")
-            call_operation(stop_training_job, "StopTrainingJob", {"TrainingJobName": name})
+            if interrupts.new():
+                if stop_sent:
+                    return None
+                stop_sent = True
+                console.print("Stopping the training job (Ctrl-C again to leave it running)")
+                call_operation(stop_training_job, "StopTrainingJob", {"TrainingJobName": name})
 
 
 def _watch_tuning(name: str, arn: str, console: Console) -> dict[str, Any] | None:
     """Print a tuning job's progress and its training jobs' status changes until it ends."""
-    from hpjobs.cli.tune_watch import announce, headline, tuning_summary
+    from hpjobs.cli.tune_watch import announce, headline, list_children, tuning_summary
     from hpjobs.sagemaker.remote import region_of
     from hpjobs.sagemaker.tuning_jobs import (
         describe_hyper_parameter_tuning_job,
-        list_training_jobs_for_hyper_parameter_tuning_job,
         stop_hyper_parameter_tuning_job,
     )
 
@@ -245,16 +251,13 @@ def _watch_tuning(name: str, arn: str, console: Console) -> dict[str, Any] | Non
     last = ""
     stop_sent = False
     request = {"HyperParameterTuningJobName": name}
-    while True:
-        try:
+    with counted_interrupts() as interrupts:
+        while True:
             description = call_operation(
                 describe_hyper_parameter_tuning_job, "DescribeHyperParameterTuningJob", request
             )
-            children = call_operation(
-                list_training_jobs_for_hyper_parameter_tuning_job,
-                "ListTrainingJobsForHyperParameterTuningJob",
-                {**request, "MaxResults": 100},
-            )["TrainingJobSummaries"]
+            with aws_errors("ListTrainingJobsForHyperParameterTuningJob"):
+                children = list_children(name)
             for child in children:
                 announce(console, child, seen)
             line = headline(description, started)
@@ -265,12 +268,14 @@ def _watch_tuning(name: str, arn: str, console: Console) -> dict[str, Any] | Non
                 console.print(tuning_summary(description, artifact=artifact))
                 return description
             time.sleep(poll_seconds())
-        except KeyboardInterrupt:
-            if stop_sent:
-                return None
-            stop_sent = True
-            console.print("Stopping the tuning job (Ctrl-C again to leave it running)")
-            call_operation(stop_hyper_parameter_tuning_job, "StopHyperParameterTuningJob", request)
+            if interrupts.new():
+                if stop_sent:
+                    return None
+                stop_sent = True
+                console.print("Stopping the tuning job (Ctrl-C again to leave it running)")
+                call_operation(
+                    stop_hyper_parameter_tuning_job, "StopHyperParameterTuningJob", request
+                )
 
 
 def _remote_artifact(best: dict[str, Any], region: str) -> str:

@@ -121,22 +121,15 @@ def remote_call(operation: str, request: Mapping[str, Any], region: str) -> dict
         raise aws_error(error.code, error.message, error.http_status) from None
 
 
-def _preflight(migration: Migration, region: str, role: str | None) -> None:
-    """One clear line, before anything is uploaded, when the bucket or role is missing."""
-    from cloud.migrate import Upload
+def _preflight(migration: Migration, region: str) -> None:
+    """One clear line, before anything is uploaded, when a bucket or role is missing."""
+    from cloud.s3 import parse_s3_uri
     from cloud.sagemaker import check_bucket, check_role
 
-    buckets = {_bucket(upload) for upload in migration.uploads if isinstance(upload, Upload)}
-    for bucket in sorted(buckets):
+    for bucket in sorted({parse_s3_uri(upload.uri)[0] for upload in migration.uploads}):
         check_bucket(bucket, region)
-    if role:
+    for role in _roles(migration.request):
         check_role(role, region)
-
-
-def _bucket(upload: Any) -> str:
-    from cloud.s3 import parse_s3_uri
-
-    return parse_s3_uri(upload.uri)[0]
 
 
 def _roles(request: Mapping[str, Any]) -> list[str]:
@@ -146,8 +139,7 @@ def _roles(request: Mapping[str, Any]) -> list[str]:
 
 
 def _submit(migration: Migration, operation: str, region: str) -> dict[str, Any]:
-    roles = _roles(migration.request)
-    _preflight(migration, region, roles[0] if roles else None)
+    _preflight(migration, region)
     migration.perform_uploads()
     return remote_call(operation, migration.request, region)
 
