@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +53,56 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"job {name} did not get there in {timeout} s: {description}")
         time.sleep(0.05)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (at the moment of asking)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def serving(folder: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``hpjobs serve`` on a free loopback port, run in ``folder`` with ``env`` (default: this
+    process's); yields its URL, and at the end sends SIGTERM and asserts a clean exit."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    port = free_port()
+    log = folder / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hpjobs", "serve", "--port", str(port)],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=folder,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text(errors="replace")
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", port), timeout=0.5),
+            ):
+                break
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+            raise
+    assert code in (0, -signal.SIGTERM), log.read_text(errors="replace")

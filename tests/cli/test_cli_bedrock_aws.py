@@ -10,21 +10,18 @@ temperature 0 (greedy), so the text through AWS equals the text generated here.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from helpers import free_port, serving
 
 from hpjobs.cli import cli
 
@@ -514,20 +511,12 @@ def test_local_target_ignores_the_region_option(bare_aws: pytest.MonkeyPatch) ->
 # --- the real ``hpjobs serve`` as Bedrock's endpoint ------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URL of one ``hpjobs serve`` (own HPJOBS_HOME, loopback, free port) for the module;
     stopped with SIGTERM at the end, as the server tests stop theirs."""
     _require_jargon()
     folder = tmp_path_factory.mktemp("bedrock-endpoint")
-    port = free_port()
     env = {
         **os.environ,
         "HPJOBS_HOME": str(folder / "hpjobs-home"),
@@ -535,37 +524,8 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "HPJOBS_STOP_GRACE_SECONDS": "2",
         "AWS_REGION": "us-west-2",
     }
-    log = folder / "serve.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hpjobs", "serve", "--port", str(port)],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            cwd=folder,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text(errors="replace")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", port), timeout=0.5),
-            ):
-                break
-            assert time.monotonic() < deadline, log.read_text(errors="replace")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            code = process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-            raise
-    assert code in (0, -signal.SIGTERM), log.read_text(errors="replace")
+    with serving(folder, env) as url:
+        yield url
 
 
 def hpjobs(

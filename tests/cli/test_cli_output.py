@@ -8,13 +8,10 @@ real ``aws`` program (awscli, a dev dependency) sent to ``hpjobs serve`` for the
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import io
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +22,7 @@ from unittest import mock
 
 import pytest
 from click.testing import CliRunner, Result
-from helpers import TERMINAL, training_request, wait_for
+from helpers import TERMINAL, serving, training_request, wait_for
 
 from hpjobs.cli import cli
 from hpjobs.cli.aws import _jsonable
@@ -401,44 +398,11 @@ def test_text_of_a_paginated_command_is_printed_page_by_page(output: Path) -> No
 # --- the real AWS CLI, sent to ``hpjobs serve`` --------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def endpoint(tmp_path: Path) -> Iterator[str]:
     """``hpjobs serve`` on loopback, on this test's HPJOBS_HOME; stopped with SIGTERM."""
-    port = _free_port()
-    log = tmp_path / "serve.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hpjobs", "serve", "--port", str(port)],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            cwd=tmp_path,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text(errors="replace")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", port), timeout=0.5),
-            ):
-                break
-            assert time.monotonic() < deadline, log.read_text(errors="replace")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with serving(tmp_path) as url:
+        yield url
 
 
 def test_the_aws_cli_and_hpjobs_print_the_same(endpoint: str, output: Path, tmp_path: Path) -> None:
