@@ -256,11 +256,11 @@ class _Migrator:
             output["S3OutputPath"] = self._s3()
 
     def checkpoints(self, checkpoint: dict[str, Any] | None) -> None:
-        if checkpoint is None or _local_path(checkpoint["S3Uri"]) is None:
+        path = None if checkpoint is None else _local_path(checkpoint["S3Uri"])
+        if checkpoint is None or path is None:
             return
-        path = _local_path(checkpoint["S3Uri"])
         uri = self._s3(self.folder, "checkpoints") + "/"
-        if path is not None and path.is_dir() and any(path.iterdir()):
+        if path.is_dir() and any(path.iterdir()):
             self.uploads.append(Upload(path, uri))
         checkpoint["S3Uri"] = uri
 
