@@ -13,22 +13,32 @@ matplotlib is imported only when an image is drawn, and draws through its Agg ca
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from hpjobs.charts import (
+    HyperparameterAxis,
+    Panel,
+    Series,
+    Trial,
+    best_so_far,
+    hyperparameter_axis,
+    metric_panels,
+    objective,
+    ranges,
+    trials,
+    tuned_names,
+)
 from hpjobs.cli.aws import aws_errors
 from hpjobs.errors import ServiceError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-    from hpjobs.tuning.space import ContinuousRange, IntegerRange, Range
 
 __all__ = [
     "DPI",
@@ -49,10 +59,6 @@ PANEL_HEIGHT = 3.5
 DPI = 100
 MAX_COLUMNS = 3
 
-#: Prefixes that name the data a metric was measured on; metrics differing only by one share a
-#: panel. ``name:`` prefixes of any word count as well.
-_CHANNEL_PREFIXES = ("train", "training", "val", "valid", "validation", "test", "eval")
-_FINISHED = {"Completed", "Stopped"}
 
 #: How trials of each status are drawn: legend label, marker, colour, filled.
 _TRIAL_STYLES: dict[str, tuple[str, str, str, bool]] = {
@@ -61,34 +67,6 @@ _TRIAL_STYLES: dict[str, tuple[str, str, str, bool]] = {
     "InProgress": ("in progress", "o", "tab:green", False),
     "Failed": ("failed", "v", "tab:gray", True),
 }
-
-
-@dataclass(frozen=True)
-class Series:
-    """One line of a panel."""
-
-    label: str
-    x: list[float]
-    y: list[float]
-
-
-@dataclass(frozen=True)
-class Panel:
-    """One panel of a training job's image: a metric group on a shared x axis."""
-
-    title: str
-    x_label: str
-    series: list[Series]
-
-
-@dataclass(frozen=True)
-class Trial:
-    """A tuning job's training job that has an objective value."""
-
-    name: str
-    status: str
-    objective: float
-    tuned: dict[str, str]
 
 
 def figure_size(panels: int) -> tuple[int, int]:
@@ -211,61 +189,6 @@ def _save(figure: Figure, path: Path) -> None:
 # -- training jobs -------------------------------------------------------------------------------
 
 
-def _group_of(metric: str) -> str:
-    """The panel a metric belongs to: its name without a channel prefix."""
-    if ":" in metric:
-        return metric.rpartition(":")[2] or metric
-    lowered = metric.lower()
-    for prefix in _CHANNEL_PREFIXES:
-        for separator in ("_", "-", "."):
-            start = prefix + separator
-            if lowered.startswith(start) and len(metric) > len(start):
-                return metric[len(start) :]
-    return metric
-
-
-def metric_panels(points: Iterable[Mapping[str, Any]], start: datetime) -> list[Panel]:
-    """The panels of a training job's metric points (``training_job_metrics``' shape), in the
-    order their metrics first appear; ``start`` is time zero of a panel drawn over seconds."""
-    groups: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
-    for point in points:
-        name = point["MetricName"]
-        groups.setdefault(_group_of(name), {}).setdefault(name, []).append(point)
-    panels = []
-    for title, metrics in groups.items():
-        by_epoch = all(_distinct_epochs(series) for series in metrics.values())
-        panels.append(
-            Panel(
-                title=title,
-                x_label="Epoch" if by_epoch else "Seconds since the job started",
-                series=[
-                    Series(
-                        label=name,
-                        x=[
-                            float(p["Epoch"])
-                            if by_epoch
-                            else (p["Timestamp"] - start).total_seconds()
-                            for p in series
-                        ],
-                        y=[_finite(p["Value"]) for p in series],
-                    )
-                    for name, series in metrics.items()
-                ],
-            )
-        )
-    return panels
-
-
-def _distinct_epochs(points: Sequence[Mapping[str, Any]]) -> bool:
-    epochs = [p.get("Epoch") for p in points]
-    return None not in epochs and len(set(epochs)) == len(epochs)
-
-
-def _finite(value: Any) -> float:
-    number = float(value)
-    return number if math.isfinite(number) else math.nan
-
-
 def training_figure(name: str, panels: Sequence[Panel]) -> Figure:
     """The image of training job ``name``: one axes per panel."""
     from matplotlib.ticker import MaxNLocator
@@ -286,75 +209,6 @@ def training_figure(name: str, panels: Sequence[Panel]) -> Figure:
 
 
 # -- tuning jobs ---------------------------------------------------------------------------------
-
-
-def trials(children: Iterable[Mapping[str, Any]]) -> list[Trial]:
-    """Training jobs of a tuning job (``HyperParameterTrainingJobSummary`` shapes) that have an
-    objective value, in launch order."""
-    found = []
-    for child in sorted(children, key=lambda c: (c["CreationTime"], c["TrainingJobName"])):
-        metric = child.get("FinalHyperParameterTuningJobObjectiveMetric")
-        if metric is None:
-            continue
-        status = child["TrainingJobStatus"]
-        found.append(
-            Trial(
-                name=child["TrainingJobName"],
-                status="InProgress" if status == "Stopping" else status,
-                objective=_finite(metric["Value"]),
-                tuned=dict(child.get("TunedHyperParameters", {})),
-            )
-        )
-    return found
-
-
-def _objective(description: Mapping[str, Any]) -> tuple[str, bool]:
-    """The objective metric's name and whether it is minimized."""
-    config = description.get("HyperParameterTuningJobConfig", {})
-    objective = config.get("HyperParameterTuningJobObjective")
-    if objective is None:
-        definitions = description.get("TrainingJobDefinitions") or [{}]
-        objective = definitions[0].get("TuningObjective", {})
-    return objective.get("MetricName", "objective"), objective.get("Type") != "Maximize"
-
-
-def _ranges(description: Mapping[str, Any]) -> dict[str, Range]:
-    """The tuned hyperparameters' ranges by name, from the config and every definition."""
-    from hpjobs.tuning.space import CategoricalRange, RangeError, parse_ranges
-
-    structures = [description.get("HyperParameterTuningJobConfig", {}).get("ParameterRanges")]
-    definitions = list(description.get("TrainingJobDefinitions") or [])
-    if "TrainingJobDefinition" in description:
-        definitions.append(description["TrainingJobDefinition"])
-    structures += [d.get("HyperParameterRanges") for d in definitions]
-    ranges: dict[str, Range] = {}
-    for structure in structures:
-        if not structure:
-            continue
-        try:
-            parsed = parse_ranges(structure)
-        except RangeError:
-            continue
-        for entry in parsed:
-            known = ranges.get(entry.name)
-            if known is None:
-                ranges[entry.name] = entry
-            elif isinstance(known, CategoricalRange) and isinstance(entry, CategoricalRange):
-                values = tuple(dict.fromkeys(known.values + entry.values))
-                ranges[entry.name] = CategoricalRange(entry.name, values)
-    return ranges
-
-
-def _best_so_far(found: Sequence[Trial], minimize: bool) -> list[float]:
-    best = math.nan
-    line = []
-    for trial in found:
-        value = trial.objective
-        if trial.status in _FINISHED and not math.isnan(value):
-            better = value < best if minimize else value > best
-            best = value if math.isnan(best) or better else best
-        line.append(best)
-    return line
 
 
 def _scatter(ax: Axes, found: Sequence[Trial], x: Sequence[float], legend: bool) -> None:
@@ -384,11 +238,9 @@ def tuning_figure(description: Mapping[str, Any], found: Sequence[Trial]) -> Fig
     trials: objective by launch order, then one panel per tuned hyperparameter."""
     from matplotlib.ticker import MaxNLocator
 
-    metric, minimize = _objective(description)
-    ranges = _ranges(description)
-    names = list(ranges) + [
-        n for n in dict.fromkeys(k for t in found for k in t.tuned) if n not in ranges
-    ]
+    metric, minimize = objective(description)
+    spans = ranges(description)
+    names = tuned_names(spans, found)
     title = (
         f"Hyperparameter tuning job {description['HyperParameterTuningJobName']} "
         f"({description['HyperParameterTuningJobStatus']})"
@@ -399,7 +251,7 @@ def tuning_figure(description: Mapping[str, Any], found: Sequence[Trial]) -> Fig
     _scatter(first, found, order, legend=True)
     first.step(
         order,
-        _best_so_far(found, minimize),
+        best_so_far(found, minimize),
         where="post",
         color="black",
         linewidth=1.2,
@@ -412,52 +264,31 @@ def tuning_figure(description: Mapping[str, Any], found: Sequence[Trial]) -> Fig
     first.grid(True, alpha=0.3)
     first.legend(fontsize="small")
     for ax, name in zip(axes[1:], names, strict=True):
-        _hyperparameter_panel(ax, name, ranges.get(name), found)
+        _hyperparameter_panel(ax, hyperparameter_axis(name, spans.get(name), found), found)
         ax.set_ylabel(metric)
     return figure
 
 
-def _hyperparameter_panel(ax: Axes, name: str, span: Range | None, found: Sequence[Trial]) -> None:
-    from hpjobs.tuning.space import CategoricalRange, ContinuousRange, IntegerRange
+def _hyperparameter_panel(ax: Axes, axis: HyperparameterAxis, found: Sequence[Trial]) -> None:
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-    values = [trial.tuned.get(name) for trial in found]
-    numbers = [_number(v) for v in values]
-    categorical = isinstance(span, CategoricalRange) or (
-        span is None and any(math.isnan(n) for v, n in zip(values, numbers, strict=True) if v)
-    )
-    ax.set_title(name)
+    ax.set_title(axis.name)
     ax.grid(True, alpha=0.3)
-    if categorical:
-        known = list(span.values) if isinstance(span, CategoricalRange) else []
-        categories = list(dict.fromkeys(known + [v for v in values if v is not None]))
-        position = {value: float(i) for i, value in enumerate(categories)}
-        x = [math.nan if v is None else position[v] for v in values]
-        _scatter(ax, found, x, legend=False)
+    _scatter(ax, found, axis.x, legend=False)
+    if axis.kind == "categorical":
+        categories = axis.categories
         ax.set_xticks(range(len(categories)), labels=categories)
         if len(categories) > 4 or any(len(c) > 8 for c in categories):
             ax.tick_params(axis="x", labelrotation=30)
         ax.set_xlim(-0.5, len(categories) - 0.5)
-        ax.set_xlabel(f"{name} (categorical)")
+        ax.set_xlabel(f"{axis.name} (categorical)")
         return
-    logarithmic = isinstance(span, IntegerRange | ContinuousRange) and (
-        span.scaling == "Logarithmic"
-    )
-    if logarithmic:
-        numbers = [n if n > 0 else math.nan for n in numbers]
-    _scatter(ax, found, numbers, legend=False)
-    ax.set_xlabel(f"{name} (log scale)" if logarithmic else name)
-    if isinstance(span, IntegerRange | ContinuousRange):
-        _range_axis(ax, span, logarithmic)
-
-
-def _range_axis(ax: Axes, span: IntegerRange | ContinuousRange, logarithmic: bool) -> None:
-    """An x axis spanning the whole range searched, so that the trials show where they fell."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
-
-    from hpjobs.tuning.space import IntegerRange
-
-    low, high = float(span.low), float(span.high)
-    if logarithmic:
+    ax.set_xlabel(f"{axis.name} (log scale)" if axis.kind == "log" else axis.name)
+    if axis.low is None or axis.high is None:
+        return
+    # The x axis spans the whole range searched, so that the trials show where they fell.
+    low, high = axis.low, axis.high
+    if axis.kind == "log":
         ax.set_xscale("log")
         if high > low > 0:
             decades = math.log10(high / low)
@@ -471,18 +302,8 @@ def _range_axis(ax: Axes, span: IntegerRange | ContinuousRange, logarithmic: boo
     if high > low:
         pad = 0.05 * (high - low)
         ax.set_xlim(low - pad, high + pad)
-    if isinstance(span, IntegerRange):
+    if axis.integer:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-
-
-def _number(value: str | None) -> float:
-    if value is None:
-        return math.nan
-    try:
-        number = float(value)
-    except ValueError:
-        return math.nan
-    return number if math.isfinite(number) else math.nan
 
 
 # -- drawing -------------------------------------------------------------------------------------
