@@ -26,7 +26,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from hpjobs.errors import (
     InternalFailure,
@@ -222,11 +222,16 @@ def _unknown_route(method: str, path: str) -> protocol.Reply:
 
 
 def create_app(max_body_bytes: int = DEFAULT_MAX_BODY) -> Starlette:
-    """The ASGI application."""
+    """The ASGI application: the APIs, and the dashboard at ``GET /`` and ``/ui/…`` (off while
+    signed requests are required, since a browser cannot sign)."""
+    from hpjobs.dashboard import dashboard_routes
+
     endpoint = Endpoint(max_body_bytes)
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
     handlers: list[tuple[str, Callable[..., Any], list[str]]] = [
         ("/", endpoint.sagemaker, ["POST"]),
         ("/{path:path}", endpoint.rest, methods),
     ]
-    return Starlette(routes=[Route(p, h, methods=m) for p, h, m in handlers])
+    routes: list[BaseRoute] = dashboard_routes(enabled=not endpoint.keys)
+    routes += [Route(p, h, methods=m) for p, h, m in handlers]
+    return Starlette(routes=routes)
