@@ -3,34 +3,58 @@
 The supervisor (:mod:`hpjobs.sagemaker._supervisor`) runs in its own session so it outlives the
 command that created the job. Its pid and process start time are stored with the job; a job in
 ``InProgress`` or ``Stopping`` whose supervisor process is gone is marked ``Failed`` by the next
-read, with a ``FailureReason`` that says so.
+read, with a ``FailureReason`` that says so. That read also cleans up after the dead supervisor:
+
+- metric lines the log has but the store does not (the supervisor writes points in batches) are
+  added, so the metrics agree with the log;
+- every process still carrying the job's mark in its environment (what the training script
+  started; the script itself dies with its supervisor) is killed;
+- half-written archives (the temporary files an archive is written to before it is renamed into
+  place) are removed from the job's folder and its output folder, so that only a complete
+  ``model.tar.gz`` can ever be found at the job's ``S3ModelArtifacts``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import os
+import re
 import subprocess
 import sys
 import threading
 import traceback
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import NoReturn
 
 import psutil
-from sqlalchemy import update
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
-from hpjobs.sagemaker._records import record_transition, utcnow
+from hpjobs.sagemaker._records import MetricRow, add_metrics, record_transition, utcnow
 from hpjobs.sagemaker.status import SecondaryStatus, TrainingJobStatus
-from hpjobs.store import Store, TrainingJob
+from hpjobs.store import MetricPoint, Store, TrainingJob
 
-__all__ = ["process_alive", "reap_if_dead", "start_daemon", "start_supervisor"]
+__all__ = [
+    "JOB_MARK",
+    "job_mark",
+    "process_alive",
+    "reap_if_dead",
+    "start_daemon",
+    "start_supervisor",
+]
 
 #: How long a job may wait for its supervisor to register before it counts as lost.
 _START_GRACE = timedelta(seconds=60)
 _ACTIVE = (TrainingJobStatus.IN_PROGRESS.value, TrainingJobStatus.STOPPING.value)
+#: The environment variable the supervisor gives every process of its job (see :func:`job_mark`).
+JOB_MARK = "HPJOBS_JOB"
+#: Logs longer than this are not read again when a supervisor dies (its stored metrics stay).
+_LOG_READ_LIMIT = 64 * 1024 * 1024
+#: The name :func:`local_runner.archives.temporary_beside` gives a file being written.
+_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{12}")
 
 
 def start_supervisor(store: Store, job_id: int, name: str, folder: Path) -> None:
@@ -158,17 +182,96 @@ def _lost_reason(job: TrainingJob) -> str | None:
     )
 
 
+def job_mark(job: TrainingJob) -> str:
+    """The value of :data:`JOB_MARK` for the processes of ``job``: its folder (one per store and
+    name) and its id (one per record)."""
+    return f"{job.id}:{job.job_dir}"
+
+
 def reap_if_dead(store: Store, job: TrainingJob) -> bool:
-    """Mark ``job`` Failed if its supervisor is gone; True when this call changed it."""
+    """Mark ``job`` Failed if its supervisor is gone, and clean up after it; True when this call
+    changed it."""
     if _lost_reason(job) is None:
         return False
     with store.write() as session:
-        fresh = session.get(TrainingJob, job.id)
+        # FOR UPDATE (where the database has it): two readers noticing the same dead supervisor
+        # at once take turns, and the second finds the job already Failed.
+        fresh = session.get(TrainingJob, job.id, with_for_update=True)
         reason = None if fresh is None else _lost_reason(fresh)
         if fresh is None or reason is None:
             return False
         now = utcnow()
+        _recover_metrics(session, fresh)
         record_transition(session, fresh, TrainingJobStatus.FAILED, SecondaryStatus.FAILED, now=now)
         fresh.failure_reason = reason
         fresh.training_end_time = now
+        mark, folder, artifacts = job_mark(fresh), Path(fresh.job_dir), fresh.model_artifacts
+    _kill_marked(mark)
+    _discard_partial_archives(folder, artifacts)
     return True
+
+
+def _recover_metrics(session: Session, job: TrainingJob) -> None:
+    """Add the metric points of log lines the dead supervisor read but had not yet stored.
+
+    The supervisor stores points in the order their lines reached the log, so the first ``n``
+    values of a metric in the log are the ``n`` points stored; the rest are added, stamped with
+    the time the log was last written.
+    """
+    from local_runner.metrics import MetricParser
+
+    definitions = job.request.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
+    log = Path(job.log_path)
+    try:
+        if not definitions or log.stat().st_size > _LOG_READ_LIMIT:
+            return
+        written = datetime.fromtimestamp(log.stat().st_mtime, timezone.utc)
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    stored: dict[str, int] = dict(
+        session.execute(
+            select(MetricPoint.name, func.count())
+            .where(MetricPoint.job_id == job.id)
+            .group_by(MetricPoint.name)
+        ).all()
+    )
+    parser = MetricParser(definitions)
+    missing: list[MetricRow] = []
+    for line in text.splitlines():
+        if line.startswith("hpjobs: "):  # the runner's own lines carry no metrics
+            continue
+        for value in parser.parse(line):
+            if stored.get(value.name, 0) > 0:
+                stored[value.name] -= 1
+            else:
+                missing.append((value.name, value.value, written, value.epoch))
+    add_metrics(session, job.id, missing)
+
+
+def _kill_marked(mark: str) -> None:
+    """SIGKILL every process whose environment carries ``mark`` (the training script's own
+    process is killed by Linux when its supervisor dies; what it started is not)."""
+    me = os.getpid()
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if process.pid != me and process.environ().get(JOB_MARK) == mark:
+                process.kill()
+
+
+def _discard_partial_archives(folder: Path, model_artifacts: str) -> None:
+    """Remove the temporary files a dead supervisor was writing archives or model files to: in
+    the job's scratch folder, and in the job's own output folder when that is on this machine."""
+    from local_runner.staging import local_path
+
+    places = [folder / "artifacts"]
+    output = local_path(model_artifacts.rsplit("/output/", 1)[0] + "/output")
+    if output is not None:
+        places.append(output)
+    for place in places:
+        if not place.is_dir():
+            continue
+        for path in place.rglob(".*"):
+            if _TEMPORARY.fullmatch(path.name) and path.is_file():
+                with contextlib.suppress(OSError):
+                    path.unlink()

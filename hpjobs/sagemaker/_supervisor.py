@@ -10,6 +10,7 @@ the supervisor stop the job the same way.
 from __future__ import annotations
 
 import faulthandler
+import os
 import signal
 import sys
 import threading
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hpjobs.config import settings
+from hpjobs.sagemaker._launch import JOB_MARK, job_mark
 from hpjobs.sagemaker._records import (
     MetricRow,
     add_metrics,
@@ -70,6 +72,9 @@ class Recorder:
             if current_status(job)[0] is T.STOPPING and new_status is T.IN_PROGRESS:
                 return  # a stop request overtook this step
             record_transition(session, job, new_status, new_secondary, message)
+            if new_secondary is S.DOWNLOADING and job.training_start_time is None:
+                # kept now, not only at the end, so a job whose supervisor dies still has it
+                job.training_start_time = job.last_modified_time
 
     def metric(self, name: str, value: float, timestamp: datetime, epoch: int | None) -> None:
         with self._lock:
@@ -106,7 +111,9 @@ class Recorder:
             self.flush()
             with self.store.read() as session:
                 status = self._job(session).status
-            if status == T.STOPPING.value:
+            if status == T.STOPPING.value or TrainingJobStatus(status).is_finished():
+                # Stopping: StopTrainingJob. Finished: someone took this supervisor for dead
+                # and ended the job; nothing it does now would be recorded, so it stops.
                 self.stop.set()
             now = utcnow()
             if now.timestamp() - last_beat >= _HEARTBEAT_SECONDS:
@@ -171,6 +178,9 @@ def main(name: str) -> int:
             print(f"no training job named {name}", file=sys.stderr)
             return 2
         local_job = _local_job(job)
+        # Every process of the job inherits this mark, so whoever finds this supervisor dead
+        # can find and end what the training script started (see _launch.reap_if_dead).
+        os.environ[JOB_MARK] = job_mark(job)
     recorder = Recorder(store, job.id)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
