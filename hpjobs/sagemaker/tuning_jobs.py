@@ -195,7 +195,8 @@ def _reap_if_dead(store: Store, job: TuningJob) -> bool:
     elif _launch.process_alive(job.tuner_pid, job.tuner_started):
         return False
     with store.write() as session:
-        fresh = session.get(TuningJob, job.id)
+        # FOR UPDATE (where the database has it): one reader reaps, the others find it done.
+        fresh = session.get(TuningJob, job.id, with_for_update=True)
         if fresh is None or fresh.status not in _ACTIVE:
             return False
         now = utcnow()
@@ -205,9 +206,31 @@ def _reap_if_dead(store: Store, job: TuningJob) -> bool:
             "its running training jobs were stopped."
         )
         fresh.end_time = fresh.last_modified_time = now
+        _evaluate_finished_children(session, fresh)
     stop_children(store, job.id, evaluated=False)
     _stop_unstarted_children(store, job.id)
     return True
+
+
+def _evaluate_finished_children(session: Session, job: TuningJob) -> None:
+    """Evaluate the children that ended before the dead tuner could: a Completed child counts
+    with the last value of its objective metric, as the tuner would have counted it; any other
+    ending counts as Failed (only the tuner knew which stops it asked for itself)."""
+    objectives = _objectives(job)
+    pending = session.scalars(
+        select(TrainingJob).where(
+            TrainingJob.tuning_job_id == job.id,
+            TrainingJob.objective_status == "Pending",
+            TrainingJob.status.in_(list(_FINISHED)),
+        )
+    ).all()
+    for child in pending:
+        objective = objectives.get(child.tuning_definition)
+        value = None
+        if child.status == "Completed" and objective is not None:
+            value = _latest_objective(session, child, objective["MetricName"])
+        child.objective_value = value
+        child.objective_status = "Failed" if value is None else "Succeeded"
 
 
 def _stop_unstarted_children(store: Store, tuning_job_id: int) -> None:
