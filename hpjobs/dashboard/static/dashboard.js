@@ -63,7 +63,7 @@ function playground(form) {
     const entry = document.createElement("div");
     entry.className = "message " + role;
     const who = document.createElement("strong");
-    who.textContent = role === "user" ? "You" : "Model";
+    who.textContent = { user: "You", assistant: "Model", note: "" }[role];
     const body = document.createElement("pre");
     body.textContent = text;
     entry.append(who, body);
@@ -123,8 +123,15 @@ function playground(form) {
         return;
       }
       const reply = answer.output.message;
-      messages.push(reply);
-      show("assistant", reply.content.map((block) => block.text || "").join(""));
+      const text = reply.content.map((block) => block.text || "").join("");
+      show("assistant", text);
+      if (text.trim()) {
+        messages.push(reply);
+      } else {
+        // Converse refuses a blank message in the history, so this turn is not kept.
+        messages.pop();
+        show("note", "(an empty reply: this turn is left out of the conversation)");
+      }
       $("reply-meta").textContent =
         "stopReason " + answer.stopReason + " · " + answer.usage.inputTokens + " tokens in, " +
         answer.usage.outputTokens + " out · " + answer.metrics.latencyMs + " ms";
