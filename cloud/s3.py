@@ -13,11 +13,22 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
-__all__ = ["S3Error", "download_file", "download_prefix", "parse_s3_uri", "upload_file"]
+__all__ = [
+    "S3Error",
+    "UnsafeKey",
+    "download_file",
+    "download_prefix",
+    "parse_s3_uri",
+    "upload_file",
+]
 
 
 class S3Error(Exception):
     """An S3 location could not be read or written; the message says which and why."""
+
+
+class UnsafeKey(S3Error):
+    """An object key that would be written outside the destination folder."""
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -50,33 +61,39 @@ def _relative_key(prefix: str, key: str) -> PurePosixPath:
         relative = key[len(folder) :]
     path = PurePosixPath(relative)
     if not relative or path.is_absolute() or ".." in path.parts:
-        raise S3Error(f"object key {key!r} would be written outside the destination folder")
+        raise UnsafeKey(f"object key {key!r} would be written outside the destination folder")
     return path
 
 
 def download_prefix(uri: str, destination: Path) -> int:
-    """Download every object whose key starts with the URI's key; returns how many there were."""
+    """Download every object whose key starts with the URI's key; returns how many there were.
+
+    Every key is checked before the first object is downloaded, so a prefix holding one key
+    that would leave ``destination`` (:class:`UnsafeKey`) writes nothing at all.
+    """
     from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, prefix = parse_s3_uri(uri)
-    count = 0
     client = _client()
     try:
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for page in pages:
-            for item in page.get("Contents", []):
-                if item["Key"].endswith("/"):
-                    continue
-                target = destination.joinpath(*_relative_key(prefix, item["Key"]).parts)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                client.download_file(bucket, item["Key"], str(target))
-                count += 1
+        keys = [
+            item["Key"]
+            for page in pages
+            for item in page.get("Contents", [])
+            if not item["Key"].endswith("/")
+        ]
+        targets = [(key, _relative_key(prefix, key)) for key in keys]
+        for key, relative in targets:
+            target = destination.joinpath(*relative.parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file(bucket, key, str(target))
     except (BotoCoreError, ClientError, Boto3Error) as error:
         raise S3Error(f"could not download {uri}: {error}") from error
-    if count == 0:
+    if not targets:
         raise S3Error(f"no objects found under {uri}")
-    return count
+    return len(targets)
 
 
 def upload_file(path: Path, uri: str) -> None:

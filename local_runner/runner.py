@@ -41,7 +41,16 @@ import psutil
 from local_runner import contract
 from local_runner.archives import UnsafeArchive, pack
 from local_runner.metrics import MetricParser
-from local_runner.staging import StagingError, deliver, stage_channel, stage_code, sync_folder
+from local_runner.redaction import Redactor, secret_values
+from local_runner.staging import (
+    StagingError,
+    UnsafeLocation,
+    deliver,
+    local_path,
+    stage_channel,
+    stage_code,
+    sync_folder,
+)
 
 __all__ = ["Events", "LocalJob", "Outcome", "run"]
 
@@ -143,6 +152,9 @@ class _Runner:
         self._log_lock = threading.Lock()
         self._ended = threading.Event()
         self._token = secrets.token_hex(16)
+        #: Secret values (by the rule of :mod:`local_runner.redaction`) never reach the log or
+        #: the failure reason; the program itself still gets them.
+        self._redact = Redactor(secret_values(job.request))
 
     # -- the phases -------------------------------------------------------------------------
 
@@ -204,7 +216,9 @@ class _Runner:
         folder = self.checkpoint_dir
         folder.mkdir(parents=True, exist_ok=True)
         try:
-            stage_channel(checkpoint["S3Uri"], folder)
+            stage_channel(checkpoint["S3Uri"], folder, contained=True)
+        except UnsafeLocation:
+            raise
         except StagingError:
             self._say(f"No checkpoints to restore from {checkpoint['S3Uri']}")
         else:
@@ -418,7 +432,7 @@ class _Runner:
         if failure.is_file():
             text = failure.read_text(encoding="utf-8", errors="replace").strip()
             if text:
-                return text[:_FAILURE_LIMIT]
+                return self._redact(text)[:_FAILURE_LIMIT]
         self.log.flush()
         tail = _tail(self.job.log_path, 10)
         reason = f"AlgorithmError: the training process exited with status {exit_code}"
@@ -428,6 +442,7 @@ class _Runner:
         return text[:_FAILURE_LIMIT]
 
     def _fail(self, reason: str) -> None:
+        reason = self._redact(reason)
         self.outcome.result = "Failed"
         self.outcome.failure_reason = reason[:_FAILURE_LIMIT]
         self._say(f"Training job failed: {reason}")
@@ -450,22 +465,27 @@ class _Runner:
         self._say(f"Training job ended: {self.outcome.result}")
 
     def _upload(self) -> None:
+        """Deliver the artifacts (and checkpoints); a local destination is written only below its
+        own folder, never through a link that leads out of it."""
         request = self.job.request
         output = request["OutputDataConfig"]
+        root = local_path(output["S3OutputPath"])
         prefix = f"{output['S3OutputPath'].rstrip('/')}/{self.job.name}/output"
         scratch = self.job.folder / "artifacts"
         if output.get("CompressionType") == "NONE":
-            sync_folder(self.paths.model_dir, prefix + "/model")
+            sync_folder(self.paths.model_dir, prefix + "/model", within=root)
         else:
             pack(self.paths.model_dir, scratch / "model.tar.gz")
-            deliver(scratch / "model.tar.gz", prefix + "/model.tar.gz")
+            deliver(scratch / "model.tar.gz", prefix + "/model.tar.gz", within=root)
         pack(self.paths.output_data_dir, scratch / "output.tar.gz")
-        deliver(scratch / "output.tar.gz", prefix + "/output.tar.gz")
+        deliver(scratch / "output.tar.gz", prefix + "/output.tar.gz", within=root)
         checkpoint = request.get("CheckpointConfig")
         if checkpoint and self.checkpoint_dir.is_dir():
-            sync_folder(self.checkpoint_dir, checkpoint["S3Uri"])
+            location = checkpoint["S3Uri"]
+            sync_folder(self.checkpoint_dir, location, within=local_path(location))
 
     def _write(self, line: str) -> None:
+        line = self._redact(line)
         with self._log_lock:
             self.log.write(line + "\n")
 

@@ -161,6 +161,11 @@ def _check_channels(channels: list[Mapping[str, Any]], default_mode: str) -> Non
         raise ValidationException("Channel names must be unique within InputDataConfig.")
     for channel in channels:
         name = channel["ChannelName"]
+        if name in (".", ".."):
+            raise ValidationException(
+                f"Channel {name}: a channel's data is put in /opt/ml/input/data/<ChannelName>, so "
+                "its name cannot be '.' or '..'."
+            )
         mode = channel.get("InputMode", default_mode)
         if mode == "Pipe":
             raise ValidationException(

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from hpjobs import shapes
 from hpjobs.config import settings
 from hpjobs.errors import ResourceInUse, ResourceNotFound, ServiceError, ValidationException
+from hpjobs.redaction import masked_training_description
 from hpjobs.sagemaker import _launch, remote
 from hpjobs.sagemaker._paging import PageToken, time_filters
 from hpjobs.sagemaker._records import current_status, record_transition, utcnow
@@ -117,7 +118,8 @@ def create_child_training_job(
 
 
 def describe_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
-    """Everything about one job, in ``DescribeTrainingJobResponse`` member order."""
+    """Everything about one job, in ``DescribeTrainingJobResponse`` member order; secret
+    hyperparameter and environment values are shown as ``****`` (:mod:`hpjobs.redaction`)."""
     parsed = shapes.parse_request("sagemaker", "DescribeTrainingJob", request)
     job_id = _checked_job_id(parsed["TrainingJobName"], ValidationException)
     with get_store().read() as session:
@@ -125,9 +127,9 @@ def describe_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
         if job is None:
             raise ValidationException(_NOT_FOUND)
         if job.target != "aws":
-            return _describe(session, job)
+            return masked_training_description(_describe(session, job))
         name, arn = job.name, job.arn
-    return remote.describe_remote_training_job(job_id, name, arn)
+    return masked_training_description(remote.describe_remote_training_job(job_id, name, arn))
 
 
 def _remote_job(name: str, missing: type[ServiceError]) -> tuple[int, str, str] | None:

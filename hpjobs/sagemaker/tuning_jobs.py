@@ -340,6 +340,8 @@ def _remote_job(name: str) -> tuple[int, str, str] | None:
 
 
 def _describe(session: Session, job: TuningJob) -> dict[str, Any]:
+    from hpjobs.redaction import masked_tuning_description
+
     children = _children(session, job.id)
     end = job.end_time or utcnow()
     computed: dict[str, Any] = {
@@ -359,9 +361,10 @@ def _describe(session: Session, job: TuningJob) -> dict[str, Any]:
             "RuntimeInSeconds": max(0, math.ceil((end - job.creation_time).total_seconds()))
         },
     }
-    return shapes.output_in_model_order(
+    described = shapes.output_in_model_order(
         "sagemaker", "DescribeHyperParameterTuningJob", computed, job.request
     )
+    return masked_tuning_description(described)
 
 
 def _completion_details(job: TuningJob) -> dict[str, Any]:
