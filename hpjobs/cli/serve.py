@@ -34,6 +34,10 @@ def serve(host: str, port: int, max_body_bytes: int | None) -> None:
     Listens on loopback only unless --host says otherwise. Any signature is accepted unless
     HPJOBS_ACCESS_KEYS (AKID:SECRET pairs, comma-separated) is set, in which case requests must be
     signed with one of those keys. Jobs keep running when the server stops.
+
+    A browser at http://HOST:PORT/ gets the dashboard: the jobs, a page per job with live metric
+    charts, its log and hyperparameters, and a Converse playground (off while HPJOBS_ACCESS_KEYS
+    is set, since a browser does not sign its requests).
     """
     import uvicorn
 
@@ -41,5 +45,10 @@ def serve(host: str, port: int, max_body_bytes: int | None) -> None:
 
     if not _loopback(host):
         click.echo(f"Warning: listening on {host}, beyond this machine.", err=True)
+    from hpjobs.server.sigv4 import access_keys
+
     app = create_app(max_body_bytes or DEFAULT_MAX_BODY)
+    if port and not access_keys():
+        shown = f"[{host}]" if ":" in host else host
+        click.echo(f"Dashboard: http://{shown}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
