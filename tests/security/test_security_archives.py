@@ -223,6 +223,30 @@ def test_a_link_put_in_the_checkpoint_folder_while_the_job_runs_is_not_written_t
     assert list(outside.iterdir()) == []
 
 
+def test_a_checkpoint_hard_linked_to_a_file_outside_is_replaced_not_written_through(
+    tmp_path: Path, output: Path, home: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim.txt").write_text("victim")
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    (checkpoints / "step.txt").hardlink_to(outside / "victim.txt")
+    job_checkpoints = home / "jobs" / "ckpt-hard" / "opt" / "ml" / "checkpoints"
+    request = training_request(
+        "ckpt-hard",
+        output,
+        CheckpointConfig={"S3Uri": checkpoints.as_uri()},
+        Environment={"CHECKPOINT_DIR": str(job_checkpoints)},  # the script writes step.txt
+    )
+    create_training_job(request)
+    description = wait_for("ckpt-hard")
+    assert description["TrainingJobStatus"] == "Completed", description.get("FailureReason")
+    assert (checkpoints / "step.txt").read_text() == "42"
+    assert (outside / "victim.txt").read_text() == "victim"
+    assert (checkpoints / "step.txt").stat().st_ino != (outside / "victim.txt").stat().st_ino
+
+
 def test_a_checkpoint_prefix_on_s3_with_a_key_that_climbs_out_fails_the_job(
     s3: tuple[Any, str], tmp_path: Path, output: Path, home: Path
 ) -> None:

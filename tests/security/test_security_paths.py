@@ -187,3 +187,43 @@ def test_a_job_name_with_a_path_is_refused_by_the_cli_with_the_aws_message(
     with pytest.raises(ValidationException):
         describe_training_job({"TrainingJobName": "escape"})
     assert not (home / "jobs").exists() or list((home / "jobs").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("member", "pattern"),
+    [
+        ("jobName", r"^[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*"),
+        ("customModelName", "^([0-9a-zA-Z][_-]?){1,63}"),
+    ],
+)
+def test_customization_names_with_a_path_are_refused_and_nothing_is_recorded(
+    member: str, pattern: str, tmp_path: Path, home: Path
+) -> None:
+    from hpjobs.bedrock.customization import (
+        create_model_customization_job,
+        list_custom_models,
+        list_model_customization_jobs,
+    )
+
+    train = tmp_path / "train.jsonl"
+    train.write_text('{"prompt": "a", "completion": "b"}\n')
+    request = {
+        "jobName": "plain-job",
+        "customModelName": "plain-model",
+        "roleArn": "arn:aws:iam::123456789012:role/bedrock",
+        "baseModelIdentifier": "amazon.titan-text-lite-v1:0:4k",
+        "trainingDataConfig": {"s3Uri": str(train)},
+        "outputDataConfig": {"s3Uri": (tmp_path / "out").as_uri()},
+        member: "../../escape",
+    }
+    with pytest.raises(ValidationException) as refused:
+        create_model_customization_job(request)
+    assert refused.value.message == (
+        f"1 validation error detected: Value '../../escape' at '{member}' failed to satisfy "
+        f"constraint: Member must satisfy regular expression pattern: {pattern}"
+    )
+    assert list_model_customization_jobs({})["modelCustomizationJobSummaries"] == []
+    assert list_custom_models({})["modelSummaries"] == []
+    assert list_training_jobs({})["TrainingJobSummaries"] == []
+    assert not (home / "custom-models").exists()
+    assert not (tmp_path / "out").exists()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import TERMINAL, wait_for
+from helpers import TERMINAL, serving, wait_for
 
 from hpjobs.redaction import masked_training_description, masked_tuning_description
 from hpjobs.sagemaker.training_jobs import describe_training_job, list_training_jobs
@@ -319,6 +319,22 @@ def test_a_training_job_gets_its_secrets_and_no_one_reads_them(
     assert logs.returncode == 0, logs.stderr
     _no_secret_in(logs.stdout)
     assert logs.stdout == log
+
+    # describe, through the HTTP endpoint (what the SDKs and the dashboard read)
+    import boto3
+
+    with serving(tmp_path) as url:
+        client = boto3.client(
+            "sagemaker",
+            endpoint_url=url,
+            region_name="us-west-2",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        served = client.describe_training_job(TrainingJobName="secret-job")
+    assert served["HyperParameters"] == description["HyperParameters"]
+    assert served["Environment"] == description["Environment"]
+    assert served["FailureReason"] == description["FailureReason"]
 
 
 # -- a tuning job --------------------------------------------------------------------------------
