@@ -39,7 +39,11 @@ CHROMIUM_ARGS = [
 ]
 OBJECTIVE = {"Name": "objective", "Regex": "objective=([0-9.]+)"}
 BASE_ID = "amazon.titan-text-lite-v1:0:4k"
+#: One xdist worker runs the whole module (``--dist loadgroup``), so its jobs are made once.
+pytestmark = pytest.mark.xdist_group("dashboard")
 NOTE = "<script>alert('x')</script>"
+#: Secrets given to the module's finished job, by hyperparameter and by environment variable.
+TOKEN, PASSWORD = "tok-3141592653", "pw-2718281828"
 
 
 @dataclass
@@ -179,7 +183,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with serving(tmp, env) as url:
         site = Site(url, home, env, tmp)
         sagemaker, bedrock = site.client("sagemaker"), site.client("bedrock")
-        sagemaker.create_training_job(**training_request("finished", tmp / "out", epochs=5))
+        finished = training_request("finished", tmp / "out", epochs=5)
+        finished["HyperParameters"]["api_token"] = TOKEN
+        finished["Environment"] = {"DB_PASSWORD": PASSWORD, "MODE": "plain"}
+        sagemaker.create_training_job(**finished)
         sagemaker.create_hyper_parameter_tuning_job(**tuning_request("search", tmp / "out"))
         bedrock.create_model_customization_job(**customization_request("tune-lm", tmp))
         wait_until(
@@ -329,6 +336,24 @@ def test_customization_job_page_shows_the_job_and_its_training(site: Site) -> No
     assert kinds and all(chart["kind"] == "metric" for chart in charts_of(page))
     training_status, training_page = site.get(f"/ui/training-jobs/{training.group(1)}")
     assert training_status == 200 and {c["title"] for c in charts_of(training_page)} == kinds
+
+
+def test_secrets_are_masked_on_every_page_of_a_job(site: Site) -> None:
+    pages = [
+        site.get(path)[1]
+        for path in (
+            "/ui/training-jobs/finished",
+            "/ui/training-jobs/finished/live",
+            "/ui/training-jobs/finished/log",
+        )
+    ]
+    for page in pages:
+        assert TOKEN not in page and PASSWORD not in page
+    assert "<th>api_token</th><td><code>****</code></td>" in pages[0]
+    assert "<th>DB_PASSWORD</th><td><code>****</code></td>" in pages[0]
+    assert "<th>MODE</th><td><code>plain</code></td>" in pages[0]
+    # The log's command line names the argument, not its value.
+    assert "--api_token ****" in html.unescape(pages[2])
 
 
 @pytest.mark.parametrize(
