@@ -1,5 +1,5 @@
-"""Fixtures of the security tests: one S3 (moto's server on loopback) per module, with a fresh
-bucket per test, and a check that a test's jobs have all ended before it returns."""
+"""Fixtures of the security tests: one S3 (moto's server on loopback) per test process, with a
+fresh bucket per test, and a check that a test's jobs have all ended before it returns."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def _s3_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
