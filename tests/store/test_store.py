@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import delete, func, inspect, select
+from sqlalchemy import create_engine, delete, func, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
@@ -50,8 +50,25 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database: an SQLite file, or a new database on the session's PostgreSQL server
+    (skipped with the reason where none can start)."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_server").create_database())
+    return sqlite_url(tmp_path / "store.db")
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
+def store(database_url: str) -> Iterator[Store]:
+    """A store of its own on a fresh database of each engine, disposed of afterwards."""
+    made = Store(database_url)
+    yield made
+    made.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     """A store of its own on a fresh SQLite file, disposed of afterwards."""
     made = Store(sqlite_url(tmp_path / "store.db"))
     yield made
@@ -110,7 +127,8 @@ def test_sqlite_file_is_created_in_hpjobs_home(home: Path) -> None:
     assert get_store() is store
 
 
-def test_connections_use_wal_busy_timeout_and_foreign_keys(store: Store) -> None:
+def test_connections_use_wal_busy_timeout_and_foreign_keys(sqlite_store: Store) -> None:
+    store = sqlite_store
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
@@ -261,7 +279,11 @@ def test_timestamps_come_back_aware_utc(store: Store) -> None:
         assert job.creation_time.tzinfo is UTC
         assert job.training_start_time is None
         raw = session.connection().exec_driver_sql("SELECT creation_time FROM training_jobs")
-        assert raw.scalar() == "2024-01-01 10:00:00.000500"
+        stored = {
+            "sqlite": "2024-01-01 10:00:00.000500",
+            "postgresql": datetime(2024, 1, 1, 10, 0, 0, 500),  # timestamp without time zone
+        }
+        assert raw.scalar() == stored[session.connection().dialect.name]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -440,20 +462,26 @@ def _run_together(tmp_path: Path, script: str, arguments: list[list[str]]) -> li
 
 
 def test_two_processes_creating_stores_on_one_fresh_database_both_succeed(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
-    database = tmp_path / "fresh.db"
-    outputs = _run_together(tmp_path, _MIGRATE, [[sqlite_url(database)]] * 2)
+    outputs = _run_together(tmp_path, _MIGRATE, [[database_url]] * 2)
     assert outputs == [str([SCHEMA_REVISION])] * 2
-    with sqlite3.connect(database) as raw:
-        names = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        versions = raw.execute("SELECT version_num FROM alembic_version").fetchall()
+    engine = create_engine(database_url)
+    try:
+        names = set(inspect(engine).get_table_names())
+        with engine.connect() as connection:
+            versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    finally:
+        engine.dispose()
     assert names == {"alembic_version", *Base.metadata.tables}
-    assert versions == [(SCHEMA_REVISION,)]
+    assert [tuple(row) for row in versions] == [(SCHEMA_REVISION,)]
 
 
-def test_concurrent_writers_all_land(home: Path) -> None:
-    store = get_store()  # migrated here; the workers share the file through HPJOBS_HOME
+def test_concurrent_writers_all_land(
+    home: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HPJOBS_DATABASE_URL", database_url)
+    store = get_store()  # migrated here; the workers share the database through the setting
     outputs = _run_together(home.parent, _WRITE, [[str(worker)] for worker in range(4)])
     assert outputs == ["done"] * 4
     with store.read() as session:
