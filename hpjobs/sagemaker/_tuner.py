@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hpjobs.errors import ServiceError
+from hpjobs.sagemaker._launch import reap_if_dead
 from hpjobs.sagemaker._records import utcnow
 from hpjobs.sagemaker._tuning_request import (
     Definition,
@@ -247,9 +248,14 @@ class Tuner:
         for child in list(self.running.values()):
             self._read_objective(child)
             with self.store.read() as session:
-                status = session.scalar(
-                    select(TrainingJob.status).where(TrainingJob.id == child.job_id)
-                )
+                job = session.get(TrainingJob, child.job_id)
+            if job is not None and reap_if_dead(self.store, job):
+                # its supervisor died: the child is Failed now (the reaping added the metric
+                # points it had not stored, so its objective is read once more)
+                self._read_objective(child)
+                with self.store.read() as session:
+                    job = session.get(TrainingJob, child.job_id)
+            status = None if job is None else job.status
             if status is None or status in _FINISHED:
                 self._ended(child, status)
 

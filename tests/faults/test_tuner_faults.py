@@ -33,19 +33,21 @@ from hpjobs.sagemaker.tuning_jobs import (
     list_hyper_parameter_tuning_jobs,
     list_training_jobs_for_hyper_parameter_tuning_job,
 )
-from hpjobs.store import TuningJob, get_store
+from hpjobs.store import TrainingJob, TuningJob, get_store
 
 
-def _tuning_request(name: str, output: Path) -> dict[str, Any]:
-    """A grid over the worker's sleep: one child ends at once, the other sleeps a minute."""
+def _tuning_request(name: str, output: Path, *seconds: str) -> dict[str, Any]:
+    """A grid over the worker's sleep after its steps (default: one child ends at once, the
+    other sleeps a minute), all children at once."""
+    seconds = seconds or ("0", "60")
     return {
         "HyperParameterTuningJobName": name,
         "HyperParameterTuningJobConfig": {
             "Strategy": "Grid",
             "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "loss"},
-            "ResourceLimits": {"MaxParallelTrainingJobs": 2},
+            "ResourceLimits": {"MaxParallelTrainingJobs": len(seconds)},
             "ParameterRanges": {
-                "CategoricalParameterRanges": [{"Name": "seconds", "Values": ["0", "60"]}]
+                "CategoricalParameterRanges": [{"Name": "seconds", "Values": list(seconds)}]
             },
         },
         "TrainingJobDefinition": {
@@ -79,6 +81,14 @@ def _children(name: str) -> dict[str, dict[str, Any]]:
     return {s["TunedHyperParameters"]["seconds"]: s for s in summaries}
 
 
+def _supervisors(name: str) -> list[int | None]:
+    """The supervisor pids of tuning job ``name``'s children (None: not yet started)."""
+    with get_store().read() as session:
+        tuning = session.scalar(select(TuningJob.id).where(TuningJob.name == name))
+        query = select(TrainingJob.supervisor_pid).where(TrainingJob.tuning_job_id == tuning)
+        return list(session.scalars(query))
+
+
 def _tuner_pid(name: str) -> int:
     with get_store().read() as session:
         pid = session.scalar(select(TuningJob.tuner_pid).where(TuningJob.name == name))
@@ -90,7 +100,11 @@ def test_killed_tuner_fails_the_tuning_job_keeps_finished_children_and_leaves_no
     output: Path, home: Path
 ) -> None:
     create_hyper_parameter_tuning_job(_tuning_request("dies", output))
-    wait_until(lambda: len(_children("dies")) == 2, 60, "the tuner did not start two children")
+    wait_until(
+        lambda: len(_supervisors("dies")) == 2 and None not in _supervisors("dies"),
+        60,
+        "the tuner did not start two children",
+    )
     tuner = _tuner_pid("dies")
     # The tuner is frozen first, so the quick child ends while no tuner looks at it.
     os.kill(tuner, signal.SIGSTOP)
@@ -150,3 +164,44 @@ def test_killed_tuner_fails_the_tuning_job_keeps_finished_children_and_leaves_no
         assert len(helper_pids(child_log)) == 2
         assert no_job_processes(home, child["TrainingJobName"]) == []
         assert all(gone(pid) for pid in helper_pids(child_log))
+
+
+def test_a_child_whose_supervisor_dies_ends_and_so_does_its_tuning_job(
+    output: Path, home: Path
+) -> None:
+    """The tuner notices a child whose supervisor died by itself: nobody needs to describe the
+    child for the tuning job to go on and end."""
+    create_hyper_parameter_tuning_job(_tuning_request("orphaned", output, "60"))
+    wait_until(lambda: _supervisors("orphaned") not in ([], [None]), 60, "no child started")
+    [pid] = _supervisors("orphaned")
+    assert pid is not None
+    [child] = _children("orphaned").values()
+    log = home / "jobs" / child["TrainingJobName"] / "logs" / "algo-1.log"
+    wait_until(lambda: log.exists() and "steps done" in log.read_text(), 60, "the child is idle")
+    kill_and_wait(pid)
+
+    def ended() -> bool:
+        request = {"HyperParameterTuningJobName": "orphaned"}
+        status = describe_hyper_parameter_tuning_job(request)["HyperParameterTuningJobStatus"]
+        return status in TERMINAL
+
+    wait_until(ended, 30, "the tuning job waited for its dead child")
+    description = describe_hyper_parameter_tuning_job({"HyperParameterTuningJobName": "orphaned"})
+    assert description["HyperParameterTuningJobStatus"] == "Failed"
+    assert description["TrainingJobStatusCounters"]["RetryableError"] == 1
+    assert description["ObjectiveStatusCounters"] == {"Succeeded": 0, "Pending": 0, "Failed": 1}
+    [summary] = _children("orphaned").values()
+    assert summary["TrainingJobStatus"] == "Failed"
+    assert summary["FailureReason"].startswith(
+        f"InternalServerError: the job's supervisor process (pid {pid}) ended unexpectedly"
+    )
+    assert (
+        description["FailureReason"]
+        == (
+            "No training job reported the objective metric. The last failure: "
+            + summary["FailureReason"]
+        )[:1024]
+    )
+    assert len(training_job_metrics(summary["TrainingJobName"])) == 5
+    assert no_job_processes(home, summary["TrainingJobName"]) == []
+    assert all(gone(helper) for helper in helper_pids(log.read_text()))
