@@ -16,6 +16,11 @@ from helpers import training_request
 
 SCRIPTS = Path(__file__).parent / "scripts"
 LOSS = {"Name": "loss", "Regex": r"loss=([0-9.]+)"}
+#: The FailureReason of a job whose supervisor died.
+LOST = re.compile(
+    r"InternalServerError: the job's supervisor process \(pid (\d+)\) ended unexpectedly "
+    r"\(last heartbeat: [^)]+\)\. The log and metrics up to then are kept\."
+)
 
 
 def worker_request(name: str, output: Path, **arguments: str) -> dict[str, Any]:

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faults.support import gone, helper_pids, no_job_processes, wait_until, worker_request
+from faults.support import (
+    LOST,
+    gone,
+    helper_pids,
+    kill_and_wait,
+    no_job_processes,
+    wait_until,
+    worker_request,
+)
 from helpers import free_port, serving, wait_for
 
 JARGON = Path(__file__).resolve().parents[2] / "hpjobs" / "generation" / "models" / "jargon"
@@ -139,3 +147,79 @@ def test_killed_server_leaves_jobs_running_and_a_restarted_server_picks_up(
         assert running["SecondaryStatus"] == "Stopped"
     assert no_job_processes(home, "runs-on") == []
     assert all(gone(pid) for pid in helper_pids(log.read_text()))
+
+
+def test_after_everything_was_killed_a_restarted_server_reports_every_job_failed(
+    output: Path, home: Path, tmp_path: Path
+) -> None:
+    """As after a power cut: the server, a training job's supervisor, a tuner and its child's
+    supervisor all die at once. The first reads through a new server find every job Failed
+    with its reason, and nothing of the jobs runs on."""
+    from sqlalchemy import select
+
+    from hpjobs.store import TrainingJob, TuningJob, get_store
+
+    template = worker_request("unused", output, steps="3", spawn="true")
+    definition = {
+        k: v for k, v in template.items() if k not in ("TrainingJobName", "HyperParameters")
+    }
+    definition["StaticHyperParameters"] = template["HyperParameters"]
+    tuning = {
+        "HyperParameterTuningJobName": "cut",
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Grid",
+            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "loss"},
+            "ResourceLimits": {"MaxParallelTrainingJobs": 1},
+            "ParameterRanges": {
+                "CategoricalParameterRanges": [{"Name": "seconds", "Values": ["120"]}]
+            },
+        },
+        "TrainingJobDefinition": definition,
+    }
+    with _server(tmp_path) as (process, url):
+        sagemaker = _client("sagemaker", url)
+        sagemaker.create_training_job(
+            **worker_request("cut-job", output, steps="3", spawn="true", seconds="120")
+        )
+        sagemaker.create_hyper_parameter_tuning_job(**tuning)
+
+        def all_running() -> bool:
+            logs = list((home / "jobs").glob("*/logs/algo-1.log"))
+            return len(logs) == 2 and all("steps done" in log.read_text() for log in logs)
+
+        wait_until(all_running, 60, "the jobs never got going")
+        with get_store().read() as session:
+            supervisors = list(session.scalars(select(TrainingJob.supervisor_pid)))
+            tuner = session.scalar(select(TuningJob.tuner_pid))
+        assert tuner is not None and None not in supervisors and len(supervisors) == 2
+        process.kill()
+        for pid in [tuner, *supervisors]:
+            assert pid is not None
+            kill_and_wait(pid)
+    names = sorted(path.name for path in (home / "jobs").iterdir())
+    child = next(name for name in names if name.startswith("cut-") and name != "cut-job")
+
+    with serving(tmp_path) as new_url:
+        sagemaker = _client("sagemaker", new_url)
+        listed = sagemaker.list_training_jobs(SortBy="Name", SortOrder="Ascending")
+        summaries = listed["TrainingJobSummaries"]
+        statuses = {s["TrainingJobName"]: s["TrainingJobStatus"] for s in summaries}
+        assert statuses == {child: "Failed", "cut-job": "Failed"}
+        for name in statuses:
+            reason = sagemaker.describe_training_job(TrainingJobName=name)["FailureReason"]
+            assert LOST.fullmatch(reason), reason
+        tunings = sagemaker.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]
+        assert [
+            (s["HyperParameterTuningJobName"], s["HyperParameterTuningJobStatus"]) for s in tunings
+        ] == [("cut", "Failed")]
+        described = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="cut")
+        assert described["FailureReason"] == (
+            f"InternalServerError: the tuner process (pid {tuner}) ended unexpectedly; its "
+            "running training jobs were stopped."
+        )
+        assert described["TrainingJobStatusCounters"]["RetryableError"] == 1
+        assert described["ObjectiveStatusCounters"] == {"Succeeded": 0, "Pending": 0, "Failed": 1}
+    for name in names:
+        assert no_job_processes(home, name) == []
+        log = (home / "jobs" / name / "logs" / "algo-1.log").read_text()
+        assert all(gone(pid) for pid in helper_pids(log))

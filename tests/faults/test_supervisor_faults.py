@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from faults.support import (
+    LOST,
     gone,
     helper_pids,
     kill_and_wait,
@@ -30,11 +31,6 @@ from hpjobs.sagemaker.training_jobs import (
     list_training_jobs,
     stop_training_job,
     training_job_metrics,
-)
-
-LOST = re.compile(
-    r"InternalServerError: the job's supervisor process \(pid (\d+)\) ended unexpectedly "
-    r"\(last heartbeat: [^)]+\)\. The log and metrics up to then are kept\."
 )
 
 
