@@ -17,9 +17,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from local_runner.redaction import MASK, is_secret_name, masked
+from local_runner.redaction import MASK, Redactor, is_secret_name, masked, secret_values
 
-__all__ = ["MASK", "is_secret_name", "masked_training_description", "masked_tuning_description"]
+__all__ = [
+    "MASK",
+    "is_secret_name",
+    "log_redactor",
+    "masked_training_description",
+    "masked_tuning_description",
+]
 
 
 def _mask_members(container: Mapping[str, Any], *members: str) -> dict[str, Any]:
@@ -53,3 +59,16 @@ def masked_tuning_description(description: Mapping[str, Any]) -> dict[str, Any]:
             for definition in result["TrainingJobDefinitions"]
         ]
     return result
+
+
+def log_redactor(name: str) -> Redactor:
+    """What hides the secrets of training job ``name`` in text its program wrote: for a job run
+    on AWS, whose log lines come from CloudWatch as the program printed them (a local job's log
+    is masked as it is written)."""
+    from sqlalchemy import select
+
+    from hpjobs.store import TrainingJob, get_store
+
+    with get_store().read() as session:
+        request = session.scalar(select(TrainingJob.request).where(TrainingJob.name == name))
+    return Redactor(secret_values(request or {}))

@@ -51,15 +51,17 @@ def logs(name: str, follow: bool) -> None:
 def _remote_logs(name: str, arn: str, follow: bool) -> None:
     from cloud.sagemaker import LogReader
     from hpjobs.cli.cloud import poll_seconds, setup_errors
+    from hpjobs.redaction import log_redactor
     from hpjobs.sagemaker.remote import region_of
     from hpjobs.sagemaker.training_jobs import describe_training_job
 
     reader = LogReader(name, region_of(arn))
+    hide = log_redactor(name)
     with setup_errors():
         while True:
             status = describe_training_job({"TrainingJobName": name})["TrainingJobStatus"]
             for event in reader.read():
-                click.echo(event.message)
+                click.echo(hide(event.message))
             if not follow or status in _FINISHED:
                 return
             time.sleep(poll_seconds())

@@ -327,7 +327,9 @@ def describe_hyper_parameter_tuning_job(request: Mapping[str, Any]) -> dict[str,
         if job.target != "aws":
             return _describe(session, job)
         name, arn = job.name, job.arn
-    return remote.describe_remote_tuning_job(job_id, name, arn)
+    from hpjobs.redaction import masked_tuning_description
+
+    return masked_tuning_description(remote.describe_remote_tuning_job(job_id, name, arn))
 
 
 def _remote_job(name: str) -> tuple[int, str, str] | None:

@@ -225,7 +225,7 @@ def _metrics(name: str) -> list[dict[str, Any]]:
 def test_logs_of_an_aws_job_come_from_cloudwatch(aws: dict[str, Any]) -> None:
     created = hpjobs(
         "run", str(BUILTIN_JOB), "--target", "aws", "--bucket", BUCKET, "--role", aws["role"],
-        "--detach",
+        "--hp", "hf_token=hf-secret-value", "--detach",
     )  # fmt: skip
     assert created.exit_code == 0, created.output
     logs = boto3.client("logs", region_name=REGION)
@@ -234,7 +234,7 @@ def test_logs_of_an_aws_job_come_from_cloudwatch(aws: dict[str, Any]) -> None:
     now = int(time.time() * 1000)
     lines = {
         "mlp-digits/algo-1-1700000000": [(now, "epoch=1 loss=0.5"), (now + 20, "epoch=2 loss=0.4")],
-        "mlp-digits/algo-2-1700000000": [(now + 10, "algo-2 ready")],
+        "mlp-digits/algo-2-1700000000": [(now + 10, "algo-2 ready with hf-secret-value")],
         "other-job/algo-1-1700000000": [(now + 5, "not this job")],
     }
     for stream, events in lines.items():
@@ -246,7 +246,12 @@ def test_logs_of_an_aws_job_come_from_cloudwatch(aws: dict[str, Any]) -> None:
         )
     result = hpjobs("logs", "mlp-digits")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == ["epoch=1 loss=0.5", "algo-2 ready", "epoch=2 loss=0.4"]
+    # A secret hyperparameter's value is masked in the lines CloudWatch holds, as in local logs.
+    assert result.stdout.splitlines() == [
+        "epoch=1 loss=0.5",
+        "algo-2 ready with ****",
+        "epoch=2 loss=0.4",
+    ]
     followed = hpjobs("logs", "--follow", "mlp-digits")  # the job has ended: prints and returns
     assert followed.stdout.splitlines() == result.stdout.splitlines()
 
@@ -456,6 +461,7 @@ def test_create_tuning_job_target_aws(
     )
     request = json.loads(TUNING_JOB.read_text())
     request["TrainingJobDefinition"]["RoleArn"] = aws["role"]
+    request["TrainingJobDefinition"]["StaticHyperParameters"]["wandb_api_key"] = "k-1234567890"
     result = hpjobs(
         "sagemaker", "create-hyper-parameter-tuning-job", "--cli-input-json", json.dumps(request),
         "--target", "aws", "--bucket", BUCKET, "--prefix", "tuning",
@@ -473,6 +479,8 @@ def test_create_tuning_job_target_aws(
     source = f"s3://{BUCKET}/tuning/{name}/source/sourcedir.tar.gz"
     assert definition["StaticHyperParameters"]["sagemaker_submit_directory"] == json.dumps(source)
     assert definition["StaticHyperParameters"]["sagemaker_program"] == '"mlp.py"'
+    # SageMaker gets the secret; describing the job shows it masked, as for local jobs.
+    assert definition["StaticHyperParameters"]["wandb_api_key"] == "k-1234567890"
     assert definition["OutputDataConfig"] == {"S3OutputPath": f"s3://{BUCKET}/tuning"}
     assert definition["RoleArn"] == aws["role"]
     assert sent_request["HyperParameterTuningJobConfig"] == request["HyperParameterTuningJobConfig"]
@@ -489,6 +497,8 @@ def test_create_tuning_job_target_aws(
     assert json.loads(described.stdout)["BestTrainingJob"]["TrainingJobName"] == (
         "FakeTrainingJobName"
     )
+    static = json.loads(described.stdout)["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert static["wandb_api_key"] == "****" and "k-1234567890" not in described.stdout
     listed = json.loads(hpjobs("sagemaker", "list-hyper-parameter-tuning-jobs").stdout)
     [summary] = listed["HyperParameterTuningJobSummaries"]
     assert summary["HyperParameterTuningJobStatus"] == "Completed"
