@@ -234,11 +234,12 @@ def _watch_training(name: str, arn: str, console: Console) -> dict[str, Any] | N
 
 def _watch_tuning(name: str, arn: str, console: Console) -> dict[str, Any] | None:
     """Print a tuning job's progress and its training jobs' status changes until it ends."""
-    from hpjobs.cli.tune_watch import announce, headline, list_children, tuning_summary
+    from hpjobs.cli.tune_watch import announce, headline, tuning_summary
     from hpjobs.sagemaker.remote import region_of
     from hpjobs.sagemaker.tuning_jobs import (
         describe_hyper_parameter_tuning_job,
         stop_hyper_parameter_tuning_job,
+        tuning_job_children,
     )
 
     region = region_of(arn)
@@ -257,7 +258,7 @@ def _watch_tuning(name: str, arn: str, console: Console) -> dict[str, Any] | Non
                 describe_hyper_parameter_tuning_job, "DescribeHyperParameterTuningJob", request
             )
             with aws_errors("ListTrainingJobsForHyperParameterTuningJob"):
-                children = list_children(name)
+                children = tuning_job_children(name)
             for child in children:
                 announce(console, child, seen)
             line = headline(description, started)

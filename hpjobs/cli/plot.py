@@ -167,9 +167,9 @@ def _tuning_job_figure(name: str) -> Figure:
 
 
 def _children(name: str) -> list[dict[str, Any]]:
-    from hpjobs.cli.tune_watch import list_children
+    from hpjobs.sagemaker.tuning_jobs import tuning_job_children
 
-    return list_children(name)
+    return tuning_job_children(name)
 
 
 def _nothing_yet(message: str) -> NoReturn:

@@ -21,7 +21,7 @@ from rich.text import Text
 from hpjobs.cli.aws import call_operation
 from hpjobs.cli.render import counted_interrupts, local_path_of, status_style, steady_state
 
-__all__ = ["announce", "headline", "list_children", "run_tuning", "tuning_summary"]
+__all__ = ["announce", "headline", "run_tuning", "tuning_summary"]
 
 _POLL_SECONDS = 0.25
 _FINISHED = {"Completed", "Failed", "Stopped"}
@@ -43,24 +43,12 @@ def run_tuning(request: dict[str, Any], console: Console, detach: bool) -> None:
     raise SystemExit(0 if description["HyperParameterTuningJobStatus"] == "Completed" else 1)
 
 
-def list_children(name: str) -> list[dict[str, Any]]:
-    from hpjobs.sagemaker.tuning_jobs import list_training_jobs_for_hyper_parameter_tuning_job
-
-    request: dict[str, Any] = {"HyperParameterTuningJobName": name, "MaxResults": 100}
-    children: list[dict[str, Any]] = []
-    while True:
-        page = list_training_jobs_for_hyper_parameter_tuning_job(request)
-        children += page["TrainingJobSummaries"]
-        if "NextToken" not in page:
-            return children
-        request["NextToken"] = page["NextToken"]
-
-
 def watch_tuning(name: str, console: Console) -> dict[str, Any] | None:
     """Follow tuning job ``name`` to its end; its final description, or None if left running."""
     from hpjobs.sagemaker.tuning_jobs import (
         describe_hyper_parameter_tuning_job,
         stop_hyper_parameter_tuning_job,
+        tuning_job_children,
     )
 
     steady_state()
@@ -73,7 +61,7 @@ def watch_tuning(name: str, console: Console) -> dict[str, Any] | None:
     ):
         while True:
             description = describe_hyper_parameter_tuning_job({"HyperParameterTuningJobName": name})
-            children = list_children(name)
+            children = tuning_job_children(name)
             for child in children:
                 announce(live.console, child, seen)
             live.update(_view(description, children, started))

@@ -223,13 +223,13 @@ def _log(context: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _tuning_context(name: str) -> dict[str, Any]:
-    from hpjobs.cli.tune_watch import list_children
+    from hpjobs.sagemaker.tuning_jobs import tuning_job_children
 
     description = _call(
         "sagemaker", "DescribeHyperParameterTuningJob", {"HyperParameterTuningJobName": name}
     )
     children = sorted(
-        list_children(description["HyperParameterTuningJobName"]),
+        tuning_job_children(description["HyperParameterTuningJobName"]),
         key=lambda c: (c["CreationTime"], c["TrainingJobName"]),
     )
     found = charts.trials(children)

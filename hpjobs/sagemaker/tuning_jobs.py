@@ -41,6 +41,7 @@ __all__ = [
     "list_hyper_parameter_tuning_jobs",
     "list_training_jobs_for_hyper_parameter_tuning_job",
     "stop_hyper_parameter_tuning_job",
+    "tuning_job_children",
 ]
 
 _DEFAULT_PAGE = 10
@@ -593,6 +594,19 @@ def _remote_summary(job: TuningJob, stored: dict[str, Any]) -> dict[str, Any]:
         "ResourceLimits": config.get("ResourceLimits", stored["ResourceLimits"]),
     }
     return {k: v for k, v in summary.items() if v is not None}
+
+
+def tuning_job_children(name: str) -> list[dict[str, Any]]:
+    """Every training job of tuning job ``name`` (all pages of
+    ListTrainingJobsForHyperParameterTuningJob)."""
+    request: dict[str, Any] = {"HyperParameterTuningJobName": name, "MaxResults": 100}
+    children: list[dict[str, Any]] = []
+    while True:
+        page = list_training_jobs_for_hyper_parameter_tuning_job(request)
+        children += page["TrainingJobSummaries"]
+        if "NextToken" not in page:
+            return children
+        request["NextToken"] = page["NextToken"]
 
 
 def list_training_jobs_for_hyper_parameter_tuning_job(request: Mapping[str, Any]) -> dict[str, Any]:
