@@ -289,8 +289,21 @@ def test_the_guide_shows_each_capability() -> None:
         "hpjobs migrate ",
         "--target aws",
         "hpjobs completion bash",
+        "hpjobs plot ",
+        "curl -s http://127.0.0.1:8080/ui/",
     ):
         assert needed in commands, f"the guide runs no command with {needed!r}"
+
+
+def test_the_guide_runs_every_command_of_hpjobs() -> None:
+    """Each command ``hpjobs --help`` lists is run somewhere in the guide."""
+    from hpjobs.cli import _COMMANDS
+
+    commands = [
+        step.text for section in SECTIONS for step in section.steps if isinstance(step, Command)
+    ]
+    used = {match for text in commands for match in re.findall(r"\bhpjobs ([a-z-]+)", text)}
+    assert sorted(set(_COMMANDS) - used) == []
 
 
 # -- running the guide ---------------------------------------------------------------------------
