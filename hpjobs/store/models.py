@@ -55,6 +55,21 @@ class TrainingJob(Base):
     """One training job: the validated request as sent and what has happened to it since."""
 
     __tablename__ = "training_jobs"
+    __table_args__ = (
+        # StatusEquals read in creation or name order, and the sort by status (migration 0005)
+        Index("ix_training_jobs_status_creation_time", "status", "creation_time"),
+        Index("ix_training_jobs_status_name", "status", "name"),
+        Index("ix_training_jobs_status_id", "status", "id"),
+        # the listing in creation order with what its filters look at
+        Index(
+            "ix_training_jobs_listing",
+            "creation_time",
+            "id",
+            "name",
+            "status",
+            "last_modified_time",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(63), unique=True)
@@ -62,11 +77,11 @@ class TrainingJob(Base):
     #: Where the job runs: ``local`` (this machine) or ``aws`` (SageMaker, region in the ARN).
     target: Mapped[str] = mapped_column(String(16), default="local")
     request: Mapped[dict[str, Any]]
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16))
     secondary_status: Mapped[str] = mapped_column(String(32))
     failure_reason: Mapped[str | None] = mapped_column(Text)
-    creation_time: Mapped[datetime] = mapped_column(index=True)
-    last_modified_time: Mapped[datetime] = mapped_column(index=True)
+    creation_time: Mapped[datetime]
+    last_modified_time: Mapped[datetime]
     training_start_time: Mapped[datetime | None]
     training_end_time: Mapped[datetime | None]
     model_artifacts: Mapped[str] = mapped_column(Text)

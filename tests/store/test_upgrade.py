@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from fixtures import make_store_0001 as first
 from load.postgres import PostgresServer
 
@@ -25,6 +27,7 @@ from hpjobs.sagemaker.training_jobs import (
     training_job_metrics,
 )
 from hpjobs.store import SCHEMA_REVISION, get_store
+from hpjobs.store.models import Base
 
 UTC = timezone.utc
 _TABLES = {
@@ -120,6 +123,11 @@ def test_first_schema_upgrades_to_head_with_every_row_kept(first_release_store: 
     assert get_store().url == url
     assert _revision(url) == SCHEMA_REVISION
     assert _rows(url) == before
+    with get_store().engine.connect() as connection:  # tables, columns and indexes as the models
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
+        assert compare_metadata(context, Base.metadata) == []
 
     names = [job["name"] for job in first.JOBS]
     assert [s["TrainingJobName"] for s in listed["TrainingJobSummaries"]] == names
