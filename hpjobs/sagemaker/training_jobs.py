@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Select, delete, false, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from hpjobs import shapes
 from hpjobs.config import settings
@@ -209,18 +209,36 @@ def _secondary_transitions(job: TrainingJob) -> list[dict[str, Any]]:
 
 
 def _final_metrics(session: Session, job: TrainingJob) -> list[dict[str, Any]]:
-    """The last value of each metric, in the order of the job's ``MetricDefinitions``."""
+    """The last value of each metric, in the order of the job's ``MetricDefinitions``.
+
+    The job's metric names are found by skipping through the (job, name, id) index one name at
+    a time (a recursive query), and each name's last point by one more index seek, so the cost
+    grows with the number of metrics, not with the number of points a job has logged.
+    """
+    point = aliased(MetricPoint)
+    names = (
+        select(func.min(point.name).label("name"))
+        .where(point.job_id == job.id)
+        .cte("metric_names", recursive=True)
+    )
+    following = (
+        select(func.min(point.name))
+        .where(point.job_id == job.id, point.name > names.c.name)
+        .correlate(names)
+        .scalar_subquery()
+    )
+    names = names.union_all(select(following).where(names.c.name.is_not(None)))
     latest = (
-        select(func.max(MetricPoint.id))
-        .where(MetricPoint.job_id == job.id)
-        .group_by(MetricPoint.name)
+        select(func.max(point.id))
+        .where(point.job_id == job.id, point.name == names.c.name)
+        .correlate(names)
         .scalar_subquery()
     )
     rows = list(
         session.execute(
-            select(MetricPoint.name, MetricPoint.value, MetricPoint.timestamp).where(
-                MetricPoint.id.in_(latest)
-            )
+            select(MetricPoint.name, MetricPoint.value, MetricPoint.timestamp)
+            .select_from(names)
+            .join(MetricPoint, MetricPoint.id == latest)
         ).all()
     )
     definitions = job.request.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
