@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 import hpjobs.store
-from hpjobs.sagemaker._records import record_transition
+from hpjobs.sagemaker._records import add_metrics, record_transition
 from hpjobs.sagemaker.status import (
     STATUS_MESSAGES,
     IllegalTransition,
@@ -327,6 +327,33 @@ def test_deleting_a_job_cascades_to_transitions_and_metric_points(store: Store, 
         assert count(session, MetricPoint, doomed) == 0
         assert count(session, StatusTransition, kept) == 3
         assert count(session, MetricPoint, kept) == 3
+
+
+def test_metric_points_are_added_in_order_with_their_times_and_epochs(store: Store) -> None:
+    """``add_metrics`` (the supervisor's batch write; a COPY on PostgreSQL) keeps every value,
+    timestamp (aware UTC, microseconds) and epoch, in order."""
+    plus_two = timezone(timedelta(hours=2))
+    start = datetime(2026, 5, 1, 12, 0, 0, 123456, tzinfo=plus_two)
+    rows = [
+        ("train:loss" if step % 2 else "validation:accuracy", step / 7, start, step // 10 or None)
+        for step in range(1200)
+    ]
+    rows = [(n, v, t + timedelta(microseconds=i), e) for i, (n, v, t, e) in enumerate(rows)]
+    with store.write() as session:
+        job_id = _job_with_rows(session, "metrics")
+    with store.write() as session:
+        add_metrics(session, job_id, rows[:700])
+    with store.write() as session:
+        add_metrics(session, job_id, rows[700:])
+        add_metrics(session, job_id, [])
+    with store.read() as session:
+        stored = session.execute(
+            select(MetricPoint.name, MetricPoint.value, MetricPoint.timestamp, MetricPoint.epoch)
+            .where(MetricPoint.job_id == job_id, MetricPoint.id > 3)
+            .order_by(MetricPoint.id)
+        ).all()
+    assert [tuple(row) for row in stored] == [(n, v, t.astimezone(UTC), e) for n, v, t, e in rows]
+    assert all(row.timestamp.tzinfo is UTC for row in stored)
 
 
 def test_rows_of_a_missing_job_are_refused(store: Store) -> None:
