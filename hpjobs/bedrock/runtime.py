@@ -33,6 +33,7 @@ from hpjobs.bedrock.families import (
     chat_prompt,
     check_turns,
     family,
+    json_type,
     malformed,
 )
 from hpjobs.errors import ValidationException
@@ -156,7 +157,7 @@ def _model_error(problem: str) -> ValidationException:
 def _additional_fields(fields: Any, family_name: str) -> tuple[int | None, int | None]:
     """(top_k, seed) from ``additionalModelRequestFields``, in the family's spelling."""
     if not isinstance(fields, Mapping):
-        kind = "JSONArray" if isinstance(fields, list) else type(fields).__name__
+        kind = json_type(fields)
         raise _model_error(malformed(f": expected type: JSONObject, found: {kind}").message)
     remaining = dict(fields)
     seed = remaining.pop("seed", None)
@@ -199,7 +200,8 @@ def _converse_request(parsed: Mapping[str, Any], model: _Model) -> GenerationReq
     system = _system(parsed.get("system", []))
     prompt = chat_prompt(system, turns)
     config = parsed.get("inferenceConfig", {})
-    top_k, seed = _additional_fields(parsed.get("additionalModelRequestFields") or {}, family_name)
+    fields = parsed.get("additionalModelRequestFields")
+    top_k, seed = _additional_fields({} if fields is None else fields, family_name)
     temperature, top_p = _DEFAULTS[family_name]
     context = model.target(parsed["modelId"]).context_length
     return GenerationRequest(
@@ -364,13 +366,21 @@ def _native(parsed: Mapping[str, Any]) -> tuple[_Model, Invocation]:
     if raw is None:
         raise malformed(": expected type: JSONObject, found: Null")
     try:
-        body = json.loads(raw if isinstance(raw, (str, bytes, bytearray)) else bytes(raw))
-    except (ValueError, UnicodeDecodeError):
+        body = json.loads(
+            raw if isinstance(raw, (str, bytes, bytearray)) else bytes(raw),
+            parse_constant=_not_json,
+        )
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json can read
         raise malformed(": the request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise malformed(": expected type: JSONObject")
     native = family(model.spec.family)
     return model, native.parse(body, model.target(parsed["modelId"]))
+
+
+def _not_json(constant: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity``, which Python's json reads but JSON has not."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 def invoke_model(request: Mapping[str, Any]) -> dict[str, Any]:

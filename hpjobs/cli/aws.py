@@ -75,6 +75,11 @@ def read_json_argument(option: str, value: str) -> Any:
         _parse_error(
             f"Error parsing parameter '{option}': Invalid JSON: {error}\nJSON received: {text}"
         )
+    except RecursionError:
+        _parse_error(
+            f"Error parsing parameter '{option}': Invalid JSON: nested too deeply\n"
+            f"JSON received: {text}"
+        )
 
 
 def _parse_error(message: str) -> NoReturn:

@@ -122,7 +122,7 @@ def rest_request(
 
         try:
             decoded = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than json reads
             raise SerializationException("The request body is not valid JSON.") from None
         if not isinstance(decoded, dict):
             raise SerializationException("The request body must be a JSON object.")

@@ -228,6 +228,14 @@ class Fields:
         value: str = self.typed(key, "String")
         return value
 
+    def text(self, key: str) -> str:
+        """A present string that must not be empty (the local models need a prompt to start
+        from), worded as the schema validator words ``minLength``."""
+        value: str = self.typed(key, "String")
+        if not value:
+            raise self.error(key, "expected minLength: 1, actual: 0")
+        return value
+
     def choice(self, key: str, allowed: Sequence[str]) -> str:
         """A present string that must be one of ``allowed`` (wording *unverified*)."""
         value: str = self.typed(key, "String")

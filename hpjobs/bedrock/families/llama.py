@@ -62,7 +62,7 @@ class Llama:
         fields.require("prompt")
         max_tokens = fields.integer("max_gen_len", min(512, target.context_length), 1, 2048)
         generation = GenerationRequest(
-            prompt=fields.string("prompt", ""),
+            prompt=fields.text("prompt"),
             max_tokens=limit_max_tokens(max_tokens, target),
             sampling=SamplingParams(
                 temperature=fields.number("temperature", 0.5, 0, 1),

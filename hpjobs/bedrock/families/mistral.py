@@ -73,7 +73,7 @@ class Mistral:
         default_tokens = min(variant.max_tokens, target.context_length)
         max_tokens = fields.integer("max_tokens", default_tokens, 1, variant.max_tokens_cap)
         generation = GenerationRequest(
-            prompt=fields.string("prompt", ""),
+            prompt=fields.text("prompt"),
             max_tokens=limit_max_tokens(max_tokens, target),
             sampling=SamplingParams(
                 temperature=fields.number("temperature", variant.temperature, 0, 1),

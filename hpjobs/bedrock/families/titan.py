@@ -73,7 +73,7 @@ class Titan:
         default_tokens = min(512, target.context_length)
         max_tokens = config.integer("maxTokenCount", default_tokens, 0, _token_cap(target))
         generation = GenerationRequest(
-            prompt=fields.string("inputText", ""),
+            prompt=fields.text("inputText"),
             max_tokens=limit_max_tokens(max_tokens, target),
             sampling=SamplingParams(
                 temperature=config.number("temperature", 0.7, 0, 1),
