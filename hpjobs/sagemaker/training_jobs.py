@@ -249,7 +249,7 @@ def _final_metrics(session: Session, job: TrainingJob) -> list[dict[str, Any]]:
 
 def list_training_jobs(request: Mapping[str, Any]) -> dict[str, Any]:
     """Job summaries: filtered, then sorted, then paged (``NextToken`` is opaque)."""
-    parsed = shapes.parse_request("sagemaker", "ListTrainingJobs", dict(request))
+    parsed = shapes.parse_request("sagemaker", "ListTrainingJobs", request)
     query = _filtered(parsed)
     sort_by = parsed.get("SortBy", "CreationTime")
     descending = parsed.get("SortOrder", "Ascending") == "Descending"

@@ -210,7 +210,7 @@ def _json_object(body: bytes) -> dict[str, Any]:
         return {}
     try:
         decoded = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python recurses
         raise SerializationException("The request body is not valid JSON.") from None
     if not isinstance(decoded, dict):
         raise SerializationException("The request body must be a JSON object.")

@@ -21,23 +21,7 @@ def malformed(text: str) -> str:
 
 @pytest.mark.parametrize(
     ("service", "name"),
-    [
-        pytest.param(
-            service,
-            name,
-            marks=[
-                pytest.mark.xfail(
-                    strict=True,
-                    reason="hpjobs/sagemaker/training_jobs.py list_training_jobs calls "
-                    "dict(request) before validating it, so a request that is not a mapping "
-                    "raises TypeError/ValueError instead of SerializationException",
-                )
-            ]
-            if name == "ListTrainingJobs"
-            else [],
-        )
-        for service, name in OPERATIONS
-    ],
+    OPERATIONS,
     ids=[name for _, name in OPERATIONS],
 )
 @pytest.mark.parametrize("given", [None, [], "TrainingJobName", 7], ids=repr)

@@ -171,11 +171,6 @@ def test_sagemaker_unreadable_bodies_get_serialization_errors(
     check_json_11(status, answer_headers, answer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hpjobs/server/app.py _json_object catches ValueError only: json.loads raises "
-    "RecursionError on deep nesting, which becomes a 500 InternalFailure",
-)
 @pytest.mark.parametrize("body", DEEP, ids=["arrays", "objects"])
 def test_sagemaker_nested_too_deep_is_a_serialization_error(server: str, body: bytes) -> None:
     headers = {"X-Amz-Target": "SageMaker.ListTrainingJobs"}
