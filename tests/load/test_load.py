@@ -4,8 +4,8 @@ while a job writes a thousand metric points a second; on SQLite and on PostgreSQ
 Every create is real: it records the job and starts its supervisor, which runs the job's entry
 point (a shell script that exits at once) to Completed. A job costs about 0.12 CPU-seconds that
 way (12 ms in the creating process, the rest in its supervisor), so the suite runs 8 processes x
-25 jobs per engine; ``HPJOBS_LOAD_JOBS=200`` runs the full 8 x 200: on two shared cores 96 to
-140 s for SQLite and 160 s for PostgreSQL, every job Completed.
+25 jobs per engine; ``HPJOBS_LOAD_JOBS=200`` runs the full 8 x 200: on two shared cores 65 to
+140 s for SQLite and 94 to 160 s for PostgreSQL, every job Completed.
 """
 
 from __future__ import annotations
