@@ -11,6 +11,8 @@ variable                       meaning                                     defau
 ``HPJOBS_AWS_BUCKET``          S3 bucket for jobs sent to AWS (``--bucket``)  none
 ``HPJOBS_AWS_ROLE``            IAM role for jobs sent to AWS (``--role``)     the request's
 ``HPJOBS_AWS_POLL_SECONDS``    how often a watched AWS job is asked about  5
+``HPJOBS_MAX_RUNNING_JOBS``    local training jobs running at once; more   twice the CPUs
+                               wait in order for a free slot
 =============================  ==========================================  ======================
 
 Jobs sent to AWS take credentials, region and endpoints from boto3's usual chain (``AWS_PROFILE``,
@@ -37,6 +39,8 @@ class Settings:
     account_id: str
     region: str
     aws_poll_seconds: float = 5.0
+    #: Local training jobs running at once; more wait, in order, for a free slot.
+    max_running_jobs: int = 4
 
     @property
     def jobs_dir(self) -> Path:
@@ -58,4 +62,18 @@ def settings() -> Settings:
         account_id=account,
         region=region,
         aws_poll_seconds=float(os.environ.get("HPJOBS_AWS_POLL_SECONDS", "5")),
+        max_running_jobs=_max_running_jobs(),
     )
+
+
+def _max_running_jobs() -> int:
+    """``HPJOBS_MAX_RUNNING_JOBS``, by default twice the CPUs this process may use."""
+    given = os.environ.get("HPJOBS_MAX_RUNNING_JOBS")
+    if not given:
+        usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        return 2 * (len(usable) if usable else os.cpu_count() or 1)
+    if not given.isdigit() or int(given) < 1:
+        raise ValueError(
+            f"HPJOBS_MAX_RUNNING_JOBS must be a whole number of 1 or more, got {given!r}"
+        )
+    return int(given)

@@ -30,20 +30,25 @@ from pathlib import Path
 from typing import NoReturn
 
 import psutil
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
+from hpjobs.config import settings
 from hpjobs.sagemaker._records import MetricRow, add_metrics, record_transition, utcnow
 from hpjobs.sagemaker.status import SecondaryStatus, TrainingJobStatus
 from hpjobs.store import MetricPoint, Store, TrainingJob
 
 __all__ = [
     "JOB_MARK",
+    "claim_queued",
     "job_mark",
     "process_alive",
     "reap_if_dead",
+    "running_jobs",
     "start_daemon",
+    "start_queued",
     "start_supervisor",
+    "waiting_message",
 ]
 
 #: How long a job may wait for its supervisor to register before it counts as lost.
@@ -55,6 +60,96 @@ JOB_MARK = "HPJOBS_JOB"
 _LOG_READ_LIMIT = 64 * 1024 * 1024
 #: The name :func:`local_runner.archives.temporary_beside` gives a file being written.
 _TEMPORARY = re.compile(r"\..+\.[0-9a-f]{12}")
+
+
+def running_jobs(session: Session) -> int:
+    """How many local training jobs hold a slot: active and not waiting for one."""
+    count = session.scalar(_holding_slots().with_only_columns(func.count()))
+    return int(count or 0)
+
+
+def waiting_message(running: int, cap: int) -> str:
+    """The status message of a job waiting for a slot."""
+    return (
+        f"Waiting for a free slot: {running} local training jobs are running "
+        f"(HPJOBS_MAX_RUNNING_JOBS is {cap})"
+    )
+
+
+def _take_oldest_queued(session: Session, cap: int) -> TrainingJob | None:
+    """The oldest job waiting for a slot, taken out of the queue, when a slot is free."""
+    if running_jobs(session) >= cap:
+        return None
+    job = session.scalars(
+        select(TrainingJob)
+        .where(
+            TrainingJob.queued.is_(True),
+            TrainingJob.status == TrainingJobStatus.IN_PROGRESS.value,
+        )
+        .order_by(TrainingJob.queued, TrainingJob.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+    if job is None:
+        return None
+    job.queued = False
+    record_transition(session, job, TrainingJobStatus.IN_PROGRESS, SecondaryStatus.STARTING)
+    return job
+
+
+def claim_queued(store: Store) -> str | None:
+    """For a supervisor whose job has ended: the name of the oldest job waiting for a slot,
+    now recorded as supervised by this process; None when no job waits (or no slot is free)."""
+    me = psutil.Process()
+    with store.write() as session:
+        job = _take_oldest_queued(session, settings().max_running_jobs)
+        if job is None:
+            return None
+        job.supervisor_pid, job.supervisor_started = me.pid, me.create_time()
+        return job.name
+
+
+def start_queued(store: Store) -> None:
+    """Start the oldest jobs waiting for a slot, while there are free slots."""
+    cap = settings().max_running_jobs
+    with store.read() as session:
+        if not _anything_queued(session):
+            return
+        holders: list[TrainingJob] = []
+        if running_jobs(session) >= cap:
+            holders = list(session.scalars(_holding_slots()))
+            session.expunge_all()
+    if holders:
+        # A holder whose supervisor died frees its slot when reaped (which starts the next).
+        for holder in holders:
+            if _lost_reason(holder) is not None:
+                reap_if_dead(store, holder)
+        return
+    while True:
+        with store.write() as session:
+            job = _take_oldest_queued(session, cap)
+            if job is None:
+                return
+            job_id, name, folder = job.id, job.name, Path(job.job_dir)
+        start_supervisor(store, job_id, name, folder)
+
+
+def _holding_slots() -> Select[TrainingJob]:
+    return select(TrainingJob).where(
+        TrainingJob.status.in_(_ACTIVE),
+        TrainingJob.target == "local",
+        TrainingJob.queued.is_(False),
+    )
+
+
+def _anything_queued(session: Session) -> bool:
+    first = session.scalar(
+        select(TrainingJob.id)
+        .where(TrainingJob.queued.is_(True))
+        .order_by(TrainingJob.queued)
+        .limit(1)
+    )
+    return first is not None
 
 
 def start_supervisor(store: Store, job_id: int, name: str, folder: Path) -> None:
@@ -167,10 +262,11 @@ def process_alive(pid: int | None, started: float | None) -> bool:
 
 
 def _lost_reason(job: TrainingJob) -> str | None:
-    if job.status not in _ACTIVE or job.target != "local":
+    if job.status not in _ACTIVE or job.target != "local" or job.queued:
         return None
     if job.supervisor_pid is None:
-        if utcnow() - job.creation_time < _START_GRACE:
+        # A job that waited for a slot was last modified when it got one.
+        if utcnow() - job.last_modified_time < _START_GRACE:
             return None
         return "InternalServerError: the job's supervisor process never started."
     if process_alive(job.supervisor_pid, job.supervisor_started):
@@ -190,7 +286,11 @@ def job_mark(job: TrainingJob) -> str:
 
 def reap_if_dead(store: Store, job: TrainingJob) -> bool:
     """Mark ``job`` Failed if its supervisor is gone, and clean up after it; True when this call
-    changed it."""
+    changed it. Reading a job that waits for a slot starts waiting jobs if slots are free (say,
+    the jobs that held them ended without starting the next)."""
+    if job.queued and job.status in _ACTIVE:
+        start_queued(store)
+        return False
     if _lost_reason(job) is None:
         return False
     with store.write() as session:
@@ -208,6 +308,7 @@ def reap_if_dead(store: Store, job: TrainingJob) -> bool:
         mark, folder, artifacts = job_mark(fresh), Path(fresh.job_dir), fresh.model_artifacts
     _kill_marked(mark)
     _discard_partial_archives(folder, artifacts)
+    start_queued(store)  # its slot is free
     return True
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hpjobs.config import settings
+from hpjobs.sagemaker import _launch
 from hpjobs.sagemaker._launch import JOB_MARK, job_mark
 from hpjobs.sagemaker._records import (
     MetricRow,
@@ -88,8 +89,10 @@ class Recorder:
 
     # -- housekeeping ------------------------------------------------------------------------
 
-    def _job(self, session: Session) -> TrainingJob:
-        job = session.get(TrainingJob, self.job_id)
+    def _job(self, session: Session, lock: bool = True) -> TrainingJob:
+        """The job's row; in a write, locked where the database locks rows, so that a stop
+        request and this supervisor's own step never both write it from the same old state."""
+        job = session.get(TrainingJob, self.job_id, with_for_update=lock)
         if job is None:
             raise RuntimeError(f"training job {self.job_id} vanished from the store")
         return job
@@ -110,7 +113,7 @@ class Recorder:
         while not self._done.wait(_CHECK_SECONDS):
             self.flush()
             with self.store.read() as session:
-                status = self._job(session).status
+                status = self._job(session, lock=False).status
             if status == T.STOPPING.value or TrainingJobStatus(status).is_finished():
                 # Stopping: StopTrainingJob. Finished: someone took this supervisor for dead
                 # and ended the job; nothing it does now would be recorded, so it stops.
@@ -169,9 +172,24 @@ def _local_job(job: TrainingJob) -> runner.LocalJob:
 
 
 def main(name: str) -> int:
-    """Run job ``name`` to its end; the exit code says whether the supervisor itself worked."""
+    """Run job ``name`` to its end, then, while jobs wait for a slot, the oldest of them (this
+    process becomes its supervisor: no new process per job); the exit code says whether the
+    supervisor itself worked."""
     faulthandler.enable()
     store = get_store()
+    code = 0
+    next_name: str | None = name
+    while next_name is not None:
+        code = _supervise(store, next_name)
+        # This job's slot is free: the oldest job waiting for one is run next.
+        os.environ.pop(JOB_MARK, None)
+        next_name = _launch.claim_queued(store)
+    _launch.start_queued(store)  # more slots may be free (the limit was raised, say)
+    return code
+
+
+def _supervise(store: Store, name: str) -> int:
+    """Run job ``name`` to its end."""
     with store.read() as session:
         job = session.scalars(select(TrainingJob).where(TrainingJob.name == name)).first()
         if job is None:

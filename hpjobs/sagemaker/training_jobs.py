@@ -103,17 +103,24 @@ def create_child_training_job(
         job.tuned_hyperparameters = link.tuned_hyperparameters
         job.objective_status = "Pending"
     store = get_store()
+    cap = settings().max_running_jobs
     try:
         with store.write() as session:
+            running = _launch.running_jobs(session)
+            job.queued = running >= cap
+            waiting = _launch.waiting_message(running, cap) if job.queued else None
             session.add(job)
-            record_transition(session, job, TrainingJobStatus.IN_PROGRESS, SecondaryStatus.STARTING)
+            record_transition(
+                session, job, TrainingJobStatus.IN_PROGRESS, SecondaryStatus.STARTING, waiting
+            )
     except IntegrityError:
         raise ResourceInUse(
             "Training job names must be unique within an AWS account and region, and a training "
             f"job with this name already exists ({arn})"
         ) from None
     shutil.rmtree(folder, ignore_errors=True)
-    _launch.start_supervisor(store, job.id, name, folder)
+    if not job.queued:
+        _launch.start_supervisor(store, job.id, name, folder)
     return {"TrainingJobArn": arn}
 
 
@@ -154,10 +161,12 @@ def _checked_job_id(name: str, missing: type[ServiceError]) -> int:
 
 @contextmanager
 def _changing(name: str) -> Iterator[tuple[Session, TrainingJob]]:
-    """A write transaction holding job ``name`` (``ResourceNotFound`` if there is none)."""
+    """A write transaction holding job ``name`` (``ResourceNotFound`` if there is none), its row
+    locked where the database locks rows, so a supervisor taking it from the queue at the same
+    moment goes first or waits."""
     job_id = _checked_job_id(name, ResourceNotFound)
     with get_store().write() as session:
-        job = session.get(TrainingJob, job_id)
+        job = session.get(TrainingJob, job_id, with_for_update=True)
         if job is None:
             raise ResourceNotFound(_NOT_FOUND)
         yield session, job
@@ -330,6 +339,10 @@ def stop_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
                 f"The request was rejected because the training job is in status {status.value}."
             )
         record_transition(session, job, TrainingJobStatus.STOPPING, SecondaryStatus.STOPPING)
+        if job.queued:  # it never started: nothing to wait for
+            job.queued = False
+            record_transition(session, job, TrainingJobStatus.STOPPED, SecondaryStatus.STOPPED)
+            job.training_end_time = job.last_modified_time
     return {}
 
 

@@ -260,6 +260,7 @@ def _stop_unstarted_children(store: Store, tuning_job_id: int) -> None:
                 now=now,
             )
             child.training_end_time = now
+            child.queued = False
 
 
 def stop_children(store: Store, tuning_job_id: int, evaluated: bool = True) -> list[str]:

@@ -9,7 +9,18 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -69,6 +80,8 @@ class TrainingJob(Base):
             "status",
             "last_modified_time",
         ),
+        # the oldest job waiting for a free slot (migration 0006)
+        Index("ix_training_jobs_queue", "queued", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -89,6 +102,8 @@ class TrainingJob(Base):
     log_path: Mapped[str] = mapped_column(Text)
     supervisor_pid: Mapped[int | None]
     supervisor_started: Mapped[float | None] = mapped_column(Float)
+    #: A local job recorded but not started yet: HPJOBS_MAX_RUNNING_JOBS jobs were running.
+    queued: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     heartbeat_time: Mapped[datetime | None]
     # Set for the children of a tuning job (the link survives the tuning job's deletion).
     tuning_job_id: Mapped[int | None] = mapped_column(
