@@ -61,12 +61,15 @@ _stores_lock = threading.Lock()
 
 
 def get_store() -> Store:
-    """The store for the current settings (one per database URL and process)."""
-    url = settings().database_url
+    """The store for the current settings (one per database URL and process). A new HPJOBS_HOME
+    is made readable by its owner only: it holds the store and each job's hyperparameters and
+    environment, secrets included."""
+    conf = settings()
     with _stores_lock:
-        store = _stores.get(url)
+        store = _stores.get(conf.database_url)
         if store is None:
-            store = _stores[url] = Store(url)
+            conf.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+            store = _stores[conf.database_url] = Store(conf.database_url)
         return store
 
 

@@ -227,3 +227,14 @@ def test_customization_names_with_a_path_are_refused_and_nothing_is_recorded(
     assert list_training_jobs({})["TrainingJobSummaries"] == []
     assert not (home / "custom-models").exists()
     assert not (tmp_path / "out").exists()
+
+
+def test_a_new_hpjobs_home_is_readable_by_its_owner_only(home: Path) -> None:
+    import stat
+
+    from hpjobs.sagemaker.training_jobs import list_training_jobs
+
+    assert not home.exists()
+    list_training_jobs({})
+    # the store inside it (and every job folder) is out of other users' reach through it
+    assert (home / "hpjobs.db").is_file() and stat.S_IMODE(home.stat().st_mode) == 0o700
