@@ -41,21 +41,26 @@ def test_a_0002_database_is_upgraded_and_keeps_its_rows(tmp_path: Path) -> None:
     with first.engine.begin() as connection:
         command.downgrade(alembic_config(connection), "0002")
     assert not BEDROCK_TABLES & set(inspect(first.engine).get_table_names())
-    now = datetime.now(UTC)
-    with first.write() as session:
-        session.add(
-            TrainingJob(
-                name="kept",
-                arn="arn:aws:sagemaker:us-west-2:000000000000:training-job/kept",
-                request={},
-                status="Completed",
-                secondary_status="Completed",
-                creation_time=now,
-                last_modified_time=now,
-                model_artifacts="file:///out/kept/output/model.tar.gz",
-                job_dir="/jobs/kept",
-                log_path="/jobs/kept/logs/algo-1.log",
-            )
+    now = datetime.now(UTC).isoformat()
+    # written as revision 0002 knew the table (the model of today has columns it lacks)
+    with first.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO training_jobs (name, arn, target, request, status, secondary_status, "
+            "creation_time, last_modified_time, model_artifacts, job_dir, log_path) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                "kept",
+                "arn:aws:sagemaker:us-west-2:000000000000:training-job/kept",
+                "local",
+                "{}",
+                "Completed",
+                "Completed",
+                now,
+                now,
+                "file:///out/kept/output/model.tar.gz",
+                "/jobs/kept",
+                "/jobs/kept/logs/algo-1.log",
+            ),
         )
     first.engine.dispose()
 
