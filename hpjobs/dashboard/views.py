@@ -141,6 +141,7 @@ def _overview_context() -> dict[str, Any]:
         "tuning": tuning,
         "customization": customization,
         "active": any(status in _ACTIVE for status in statuses),
+        "limit": _LIST_SIZE,
     }
 
 

@@ -545,3 +545,18 @@ def test_the_playground_sends_converse_with_the_sliders_settings(site: Site, pag
     )
     assert page.locator("#reply-error").is_hidden(), page.locator("#reply-error").inner_text()
     assert page.locator(".message").count() == 4
+
+
+def test_the_overview_says_when_it_shows_only_the_newest_jobs() -> None:
+    from datetime import datetime, timezone
+
+    from hpjobs.dashboard.views import _environment
+
+    now = datetime.now(timezone.utc)
+    summary = {"TrainingJobStatus": "Completed", "CreationTime": now, "TrainingEndTime": now}
+    template = _environment().get_template("_overview_live.html")
+    many = [{**summary, "TrainingJobName": f"job-{i}"} for i in range(100)]
+    page = template.render(training=many, tuning=[], customization=[], active=False, limit=100)
+    assert 'Training jobs <span class="count">newest 100</span>' in page
+    page = template.render(training=many[:7], tuning=[], customization=[], active=False, limit=100)
+    assert 'Training jobs <span class="count">7</span>' in page
