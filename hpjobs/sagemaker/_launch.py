@@ -51,6 +51,8 @@ __all__ = [
     "waiting_message",
 ]
 
+#: How long a job waits for a slot before a read of it checks that someone will give it one.
+_QUEUE_NUDGE = timedelta(seconds=5)
 #: How long a job may wait for its supervisor to register before it counts as lost.
 _START_GRACE = timedelta(seconds=60)
 _ACTIVE = (TrainingJobStatus.IN_PROGRESS.value, TrainingJobStatus.STOPPING.value)
@@ -286,10 +288,12 @@ def job_mark(job: TrainingJob) -> str:
 
 def reap_if_dead(store: Store, job: TrainingJob) -> bool:
     """Mark ``job`` Failed if its supervisor is gone, and clean up after it; True when this call
-    changed it. Reading a job that waits for a slot starts waiting jobs if slots are free (say,
-    the jobs that held them ended without starting the next)."""
+    changed it. Reading a job that has waited for a slot a while starts waiting jobs if slots
+    are free: normally the supervisor of a job that ends takes the next one, but a supervisor can
+    die between the two, and a job can join the queue just as the last supervisor leaves it."""
     if job.queued and job.status in _ACTIVE:
-        start_queued(store)
+        if utcnow() - job.last_modified_time > _QUEUE_NUDGE:
+            start_queued(store)
         return False
     if _lost_reason(job) is None:
         return False

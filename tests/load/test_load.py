@@ -33,6 +33,10 @@ from hpjobs.sagemaker.training_jobs import (
 )
 from hpjobs.store import TrainingJob, get_store
 
+#: One xdist worker runs these one after another (``--dist loadgroup``): the latency test must
+#: not share the machine with the other engine's 1,600 jobs.
+pytestmark = pytest.mark.xdist_group("load")
+
 PROCESSES = 8
 JOBS_PER_PROCESS = int(os.environ.get("HPJOBS_LOAD_JOBS", "200"))
 #: Jobs running at once during the race; the others wait for a slot.

@@ -106,7 +106,8 @@ def test_a_waiting_job_starts_when_the_holder_of_the_slot_dies(
     pid = record("doomed").supervisor_pid
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    # Reading the waiting job finds the dead holder and gives the slot on.
+    # Reading the waiting job, once it has waited a few seconds, finds the dead holder and
+    # gives the slot on.
     wait_for("next", lambda d: d["SecondaryStatus"] != "Starting", timeout=30)
     assert describe_training_job({"TrainingJobName": "doomed"})["TrainingJobStatus"] == "Failed"
     assert wait_for("next")["TrainingJobStatus"] == "Completed"
