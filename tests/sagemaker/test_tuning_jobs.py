@@ -564,7 +564,7 @@ def test_hyperband_stops_a_job_that_reaches_max_resource(output: Path) -> None:
         output,
         strategy="Hyperband",
         max_jobs=1,
-        static={"epochs": "6", "seconds": "0.5"},
+        static={"epochs": "6", "seconds": "1"},
         StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 2}},
     )
     description = run(request)
