@@ -30,6 +30,7 @@ __all__ = [
     "number",
     "objective",
     "ranges",
+    "time_zero",
     "trials",
     "tuned_names",
 ]
@@ -112,6 +113,19 @@ def metric_panels(points: Iterable[Mapping[str, Any]], start: datetime) -> list[
             )
         )
     return panels
+
+
+def time_zero(
+    description: Mapping[str, Any], points: Sequence[Mapping[str, Any]], local: bool
+) -> datetime:
+    """Time zero of a training job's panels drawn over seconds, from its DescribeTrainingJob
+    response: when it started training (else when it was created); for a job on AWS, whose
+    points carry CloudWatch's times, its first point's time."""
+    if not local and points:
+        first: datetime = min(p["Timestamp"] for p in points)
+        return first
+    started: datetime = description.get("TrainingStartTime") or description["CreationTime"]
+    return started
 
 
 def _distinct_epochs(points: Sequence[Mapping[str, Any]]) -> bool:

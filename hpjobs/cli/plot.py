@@ -30,6 +30,7 @@ from hpjobs.charts import (
     metric_panels,
     objective,
     ranges,
+    time_zero,
     trials,
     tuned_names,
 )
@@ -142,15 +143,10 @@ def _start_time(name: str, points: Sequence[Mapping[str, Any]]) -> datetime:
     """When job ``name`` started training (for a job on AWS, its first metric point's time)."""
     from hpjobs.sagemaker.training_jobs import describe_training_job, training_job_place
 
-    if training_job_place(name)[0] == "local":
-        description = describe_training_job({"TrainingJobName": name})
-        started: datetime | None = description.get("TrainingStartTime")
-        if started is not None:
-            return started
-        created: datetime = description["CreationTime"]
-        return created
-    first: datetime = min(point["Timestamp"] for point in points)
-    return first
+    local = training_job_place(name)[0] == "local"
+    # A job on AWS has points here (none means nothing to draw), so it needs no describe.
+    description = describe_training_job({"TrainingJobName": name}) if local else {}
+    return time_zero(description, points, local)
 
 
 def _tuning_job_figure(name: str) -> Figure:

@@ -162,11 +162,7 @@ def _training_context(name: str) -> dict[str, Any]:
     description = _call("sagemaker", "DescribeTrainingJob", {"TrainingJobName": name})
     points = training_job_metrics(name)
     local = training_job_place(name)[0] == "local"
-    if local:
-        start = description.get("TrainingStartTime") or description["CreationTime"]
-    else:
-        start = min((p["Timestamp"] for p in points), default=description["CreationTime"])
-    panels = charts.metric_panels(points, start)
+    panels = charts.metric_panels(points, charts.time_zero(description, points, local))
     return {
         "job": description,
         "name": description["TrainingJobName"],
