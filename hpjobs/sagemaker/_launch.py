@@ -124,8 +124,7 @@ def start_queued(store: Store) -> None:
     if holders:
         # A holder whose supervisor died frees its slot when reaped (which starts the next).
         for holder in holders:
-            if _lost_reason(holder) is not None:
-                reap_if_dead(store, holder)
+            reap_if_dead(store, holder)
         return
     while True:
         with store.write() as session:
