@@ -176,9 +176,8 @@ def _training_context(name: str) -> dict[str, Any]:
 @_guarded
 def training_job(request: Request) -> Response:
     context = _training_context(request.path_params["name"])
-    return _page(
-        "training_job.html", title=f"Training job {context['name']}", **context, **_log(context)
-    )
+    log = _log(context["name"]) if context["local"] else _NO_LOG
+    return _page("training_job.html", title=f"Training job {context['name']}", **context, **log)
 
 
 @_guarded
@@ -188,31 +187,35 @@ def training_job_live(request: Request) -> Response:
 
 @_guarded
 def training_job_log(request: Request) -> Response:
-    context = _training_context(request.path_params["name"])
-    return _page("_log.html", **context, **_log(context))
+    """The log fragment: read without describing the job or drawing its charts, since the page
+    fetches it every couple of seconds."""
+    from hpjobs.sagemaker.training_jobs import training_job_log as status_of
+
+    name = request.path_params["name"]
+    status = status_of(name)[1]
+    return _page("_log.html", active=status in _ACTIVE, **_log(name))
 
 
-def _log(context: Mapping[str, Any]) -> dict[str, Any]:
-    """The last ``LOG_LINES`` lines of a local job's log, and how many lines came before them
-    in the part of the file read (``None`` when the part read did not start the file)."""
+_NO_LOG: dict[str, Any] = {"log_lines": [], "log_skipped": 0}
+
+
+def _log(name: str) -> dict[str, Any]:
+    """The last ``LOG_LINES`` lines of local job ``name``'s log, and how many lines came before
+    them (``None`` when the log is longer than the part read)."""
     from hpjobs.sagemaker.training_jobs import training_job_log as log_of
 
-    if not context["local"]:
-        return {"log_lines": [], "log_skipped": 0}
-    path = log_of(context["name"])[0]
     try:
-        with open(path, "rb") as file:
+        with open(log_of(name)[0], "rb") as file:
             size = file.seek(0, 2)
             file.seek(max(0, size - _LOG_TAIL_BYTES))
             data = file.read()
     except FileNotFoundError:
-        return {"log_lines": [], "log_skipped": 0}
+        return _NO_LOG
     lines = data.decode("utf-8", errors="replace").splitlines()
-    if size > _LOG_TAIL_BYTES and lines:
+    cut = size > _LOG_TAIL_BYTES
+    if cut and lines:
         lines = lines[1:]  # the first one may be cut
-    skipped: int | None = max(0, len(lines) - LOG_LINES)
-    if size > _LOG_TAIL_BYTES:
-        skipped = None
+    skipped = None if cut else max(0, len(lines) - LOG_LINES)
     return {"log_lines": lines[-LOG_LINES:], "log_skipped": skipped}
 
 
