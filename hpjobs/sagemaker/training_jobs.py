@@ -113,12 +113,15 @@ def create_child_training_job(
             record_transition(
                 session, job, TrainingJobStatus.IN_PROGRESS, SecondaryStatus.STARTING, waiting
             )
+            session.flush()  # the name is this job's now (IntegrityError if not) ...
+            # ... so what an earlier job of that name left is cleared, before the commit makes
+            # the job visible: once it is, a supervisor may take it from the queue and start it.
+            shutil.rmtree(folder, ignore_errors=True)
     except IntegrityError:
         raise ResourceInUse(
             "Training job names must be unique within an AWS account and region, and a training "
             f"job with this name already exists ({arn})"
         ) from None
-    shutil.rmtree(folder, ignore_errors=True)
     if not job.queued:
         _launch.start_supervisor(store, job.id, name, folder)
     return {"TrainingJobArn": arn}
