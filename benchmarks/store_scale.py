@@ -9,12 +9,17 @@ SQLAlchemy core, then times, through the real operation functions:
 - DescribeTrainingJob of a typical job (about 50 points) and of the job with the most points;
 - metric ingestion through the supervisor's own recorder (batches of 500 points a write).
 
+Reads are timed in a process settled as ``hpjobs serve`` settles its own once started
+(:func:`hpjobs._settle.settle`: the SageMaker model loaded, then ``gc.freeze()``);
+``--unsettled`` times them as in a caller's process that is not, where a full garbage collection
+now and then walks everything the process has loaded and adds up to some 35 ms to that call.
+
 Goals: a page or a describe under 50 ms (p99 shown with p50), ingestion above 50,000 points a
 second. The points are spread as jobs have them: one job with 10 % of all points, 99 with
 0.4 % each, the rest on the others.
 
     python benchmarks/store_scale.py [--jobs N] [--points N] [--database-url URL] [--explain]
-                                     [--home DIR]
+                                     [--home DIR] [--unsettled]
 
 ``--database-url`` takes an empty database (PostgreSQL: ``postgresql+psycopg://...``);
 ``--home DIR`` keeps the filled SQLite store there and reuses it on the next run; ``--explain``
@@ -367,6 +372,9 @@ def main() -> None:
     parser.add_argument(
         "--home", type=Path, help="keep the store in this HPJOBS_HOME; a filled one is reused"
     )
+    parser.add_argument(
+        "--unsettled", action="store_true", help="time reads without settling the process first"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hpjobs-scale-") as scratch:
         os.environ["HPJOBS_HOME"] = str(args.home or scratch)
@@ -395,6 +403,10 @@ def main() -> None:
             print(f"database file: {size / 2**20:,.0f} MiB")
         if args.explain:
             _explain(url)
+        if not args.unsettled:
+            from hpjobs._settle import settle
+
+            settle("sagemaker")
         worst = 0.0
         for label, p50, p99 in measure_reads(args.jobs, counts, args.calls):
             worst = max(worst, p99)

@@ -45,9 +45,11 @@ def serve(host: str, port: int, max_body_bytes: int | None) -> None:
 
     if not _loopback(host):
         click.echo(f"Warning: listening on {host}, beyond this machine.", err=True)
+    from hpjobs._settle import settle
     from hpjobs.server.sigv4 import access_keys
 
     app = create_app(max_body_bytes or DEFAULT_MAX_BODY)
+    settle("sagemaker", "bedrock", "bedrock-runtime")
     if port and not access_keys():
         shown = f"[{host}]" if ":" in host else host
         click.echo(f"Dashboard: http://{shown}:{port}/", err=True)

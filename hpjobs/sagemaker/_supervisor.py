@@ -21,6 +21,7 @@ from types import FrameType
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hpjobs._settle import settle
 from hpjobs.config import settings
 from hpjobs.sagemaker import _launch
 from hpjobs.sagemaker._launch import JOB_MARK, job_mark
@@ -177,6 +178,7 @@ def main(name: str) -> int:
     supervisor itself worked."""
     faulthandler.enable()
     store = get_store()
+    settle()
     code = 0
     next_name: str | None = name
     while next_name is not None:

@@ -32,6 +32,7 @@ from types import FrameType
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hpjobs._settle import settle
 from hpjobs.errors import ServiceError
 from hpjobs.sagemaker._launch import reap_if_dead
 from hpjobs.sagemaker._records import utcnow
@@ -373,6 +374,7 @@ def main(name: str) -> int:
         print(f"no tuning job named {name}", file=sys.stderr)
         return 2
     tuner = Tuner(store, job)
+    settle()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         tuner.stop_requested = True

@@ -36,7 +36,7 @@ from hpjobs.sagemaker._paging import PageToken, time_filters
 from hpjobs.sagemaker._records import current_status, record_transition, utcnow
 from hpjobs.sagemaker._request import prepare_training_request
 from hpjobs.sagemaker.status import SecondaryStatus, TrainingJobStatus
-from hpjobs.store import MetricPoint, TrainingJob, get_store
+from hpjobs.store import MetricPoint, TrainingJob, caseless, get_store
 
 __all__ = [
     "TuningLink",
@@ -304,7 +304,9 @@ def _refresh_remote(job: TrainingJob) -> bool:
 def _filtered(parsed: Mapping[str, Any]) -> Select[TrainingJob]:
     query = select(TrainingJob)
     if parsed.get("NameContains"):
-        query = query.where(TrainingJob.name.contains(parsed["NameContains"], autoescape=True))
+        query = query.where(
+            caseless(TrainingJob.name).contains(parsed["NameContains"].lower(), autoescape=True)
+        )
     if parsed.get("StatusEquals"):
         query = query.where(TrainingJob.status == parsed["StatusEquals"])
     query = time_filters(query, parsed, TrainingJob.creation_time, TrainingJob.last_modified_time)

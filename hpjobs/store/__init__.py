@@ -12,6 +12,7 @@ from hpjobs.store.models import (
     StatusTransition,
     TrainingJob,
     TuningJob,
+    caseless,
 )
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "Store",
     "TrainingJob",
     "TuningJob",
+    "caseless",
     "get_store",
 ]

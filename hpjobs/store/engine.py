@@ -25,7 +25,7 @@ from hpjobs.config import settings
 __all__ = ["SCHEMA_REVISION", "Store", "get_store"]
 
 #: The newest migration in ``migrations/versions`` (a test checks the two agree).
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _BUSY_TIMEOUT_MS = 30_000

@@ -3,16 +3,6 @@
 
 from __future__ import annotations
 
-import pytest
-from load.postgres import postgres_server
+from load.postgres import engine, postgres_server
 
 __all__ = ["engine", "postgres_server"]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The engine under test; for PostgreSQL, HPJOBS_DATABASE_URL names a new database."""
-    if request.param == "postgresql":
-        server = request.getfixturevalue("postgres_server")
-        monkeypatch.setenv("HPJOBS_DATABASE_URL", server.create_database())
-    return str(request.param)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["PostgresServer", "Unavailable", "postgres_server", "server", "stop"]
+__all__ = ["PostgresServer", "Unavailable", "engine", "postgres_server", "server", "stop"]
 
 #: Enough connections for hundreds of job supervisors at once (each holds one or two).
 MAX_CONNECTIONS = 1000
@@ -200,3 +200,13 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield started
     finally:
         stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The engine under test, once each; for PostgreSQL, HPJOBS_DATABASE_URL names a new
+    database on this process's server."""
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        monkeypatch.setenv("HPJOBS_DATABASE_URL", server.create_database())
+    return str(request.param)

@@ -1,7 +1,7 @@
-"""Store tests that run on both engines get PostgreSQL from the load tests' server helper."""
+"""Store tests that run on both engines get them from the load tests' server helper."""
 
 from __future__ import annotations
 
-from load.postgres import postgres_server
+from load.postgres import engine, postgres_server
 
-__all__ = ["postgres_server"]
+__all__ = ["engine", "postgres_server"]

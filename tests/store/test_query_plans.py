@@ -176,13 +176,7 @@ def test_describe_costs_the_same_with_ten_times_the_points() -> None:
     assert many < few * 1.5, (few, many)
 
 
-@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
-def test_final_metrics_are_the_last_point_of_each_metric(
-    engine: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if engine == "postgresql":
-        server = request.getfixturevalue("postgres_server")
-        monkeypatch.setenv("HPJOBS_DATABASE_URL", server.create_database())
+def test_final_metrics_are_the_last_point_of_each_metric(engine: str) -> None:
     _fill()
     described = describe_training_job({"TrainingJobName": "plan-0000"})
     # in MetricDefinitions order, then the others by name; each its last point
