@@ -24,6 +24,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -53,6 +54,9 @@ __all__ = [
 
 #: How long a job waits for a slot before a read of it checks that someone will give it one.
 _QUEUE_NUDGE = timedelta(seconds=5)
+#: ... and does so at most this often (seconds) in one process.
+_NUDGE_EVERY = 1.0
+_nudged_at = float("-inf")
 #: How long a job may wait for its supervisor to register before it counts as lost.
 _START_GRACE = timedelta(seconds=60)
 _ACTIVE = (TrainingJobStatus.IN_PROGRESS.value, TrainingJobStatus.STOPPING.value)
@@ -290,8 +294,13 @@ def reap_if_dead(store: Store, job: TrainingJob) -> bool:
     changed it. Reading a job that has waited for a slot a while starts waiting jobs if slots
     are free: normally the supervisor of a job that ends takes the next one, but a supervisor can
     die between the two, and a job can join the queue just as the last supervisor leaves it."""
+    global _nudged_at
     if job.queued and job.status in _ACTIVE:
-        if utcnow() - job.last_modified_time > _QUEUE_NUDGE:
+        if utcnow() - job.last_modified_time > _QUEUE_NUDGE and (
+            time.monotonic() - _nudged_at > _NUDGE_EVERY
+        ):
+            # once a second per process at most: a listing of 100 waiting jobs nudges once
+            _nudged_at = time.monotonic()
             start_queued(store)
         return False
     if _lost_reason(job) is None:

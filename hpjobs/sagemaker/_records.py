@@ -49,8 +49,11 @@ def record_transition(
     job.status = status.value
     job.secondary_status = secondary.value
     job.last_modified_time = now
-    job.transitions.append(
+    # Set from the transition's side, the job's list of transitions is not read from the
+    # database just to append to it (it is appended to where already loaded).
+    session.add(
         StatusTransition(
+            job=job,
             time=now,
             status=status.value,
             secondary_status=secondary.value,

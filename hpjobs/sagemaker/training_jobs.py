@@ -142,35 +142,29 @@ def describe_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
     return masked_training_description(remote.describe_remote_training_job(job_id, name, arn))
 
 
-def _remote_job(name: str, missing: type[ServiceError]) -> tuple[int, str, str] | None:
-    """``(id, name, arn)`` of job ``name`` when it runs on AWS; None for a local job."""
-    with get_store().read() as session:
-        job = _find(session, name)
-        if job is None:
-            raise missing(_NOT_FOUND)
-        return (job.id, job.name, job.arn) if job.target == "aws" else None
-
-
 def _checked_job_id(name: str, missing: type[ServiceError]) -> int:
     """The id of job ``name`` once a dead supervisor has been noticed; ``missing`` if unknown."""
-    store = get_store()
-    with store.read() as session:
-        job = _find(session, name)
-    if job is None:
-        raise missing(_NOT_FOUND)
-    _launch.reap_if_dead(store, job)
+    job = _stored(name, missing)
+    _launch.reap_if_dead(get_store(), job)
     return job.id
 
 
+def _stored(name: str, missing: type[ServiceError]) -> TrainingJob:
+    """Job ``name`` as stored, out of any session; ``missing`` if there is none."""
+    with get_store().read() as session:
+        job = _find(session, name)
+    if job is None:
+        raise missing(_NOT_FOUND)
+    return job
+
+
 @contextmanager
-def _changing(name: str) -> Iterator[tuple[Session, TrainingJob]]:
-    """A write transaction holding job ``name`` (``ResourceNotFound`` if there is none), its row
-    locked where the database locks rows, so a supervisor taking it from the queue at the same
-    moment goes first or waits."""
-    job_id = _checked_job_id(name, ResourceNotFound)
+def _changing(job_id: int) -> Iterator[tuple[Session, TrainingJob]]:
+    """A write transaction holding job ``job_id``, its row locked where the database locks rows,
+    so a supervisor taking it from the queue at the same moment goes first or waits."""
     with get_store().write() as session:
         job = session.get(TrainingJob, job_id, with_for_update=True)
-        if job is None:
+        if job is None:  # deleted since it was found
             raise ResourceNotFound(_NOT_FOUND)
         yield session, job
 
@@ -331,13 +325,14 @@ def _summary(job: TrainingJob) -> dict[str, Any]:
 def stop_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
     """Ask a running job to stop: it moves to Stopping now and to Stopped once it has ended."""
     parsed = shapes.parse_request("sagemaker", "StopTrainingJob", request)
-    found = _remote_job(parsed["TrainingJobName"], ResourceNotFound)
-    if found is not None:
-        job_id, name, arn = found
+    stored = _stored(parsed["TrainingJobName"], ResourceNotFound)
+    if stored.target == "aws":
+        job_id, name, arn = stored.id, stored.name, stored.arn
         remote.remote_call("StopTrainingJob", {"TrainingJobName": name}, remote.region_of(arn))
         remote.describe_remote_training_job(job_id, name, arn)
         return {}
-    with _changing(parsed["TrainingJobName"]) as (session, job):
+    _launch.reap_if_dead(get_store(), stored)  # one read finds the job and its supervisor
+    with _changing(stored.id) as (session, job):
         status, _ = current_status(job)
         if status is not TrainingJobStatus.IN_PROGRESS:
             raise ValidationException(
@@ -355,14 +350,15 @@ def delete_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
     """Forget a finished job: its record, transitions, metrics and local folder. Artifacts already
     delivered to the output path stay. The name can then be used again."""
     parsed = shapes.parse_request("sagemaker", "DeleteTrainingJob", request)
-    found = _remote_job(parsed["TrainingJobName"], ResourceNotFound)
-    if found is not None:
-        job_id, name, arn = found
+    stored = _stored(parsed["TrainingJobName"], ResourceNotFound)
+    if stored.target == "aws":
+        job_id, name, arn = stored.id, stored.name, stored.arn
         remote.remote_call("DeleteTrainingJob", {"TrainingJobName": name}, remote.region_of(arn))
         with get_store().write() as session:
             session.execute(delete(TrainingJob).where(TrainingJob.id == job_id))
         return {}
-    with _changing(parsed["TrainingJobName"]) as (session, job):
+    _launch.reap_if_dead(get_store(), stored)  # one read finds the job and its supervisor
+    with _changing(stored.id) as (session, job):
         status, _ = current_status(job)
         if not status.is_finished():
             raise ResourceInUse(

@@ -2,11 +2,13 @@
 while a job writes a thousand metric points a second; on SQLite and on PostgreSQL.
 
 Every create is real: it records the job and, while fewer than HPJOBS_MAX_RUNNING_JOBS jobs run,
-starts its supervisor, which runs the job's entry point (a shell script that exits at once) to
-Completed; the other jobs wait for a slot. On SQLite the suite runs the full 8 processes x 200
-jobs with two slots (on PostgreSQL 8 x 50; ``HPJOBS_LOAD_JOBS=200`` runs the full size there too):
-once every job is recorded, those still waiting are stopped (a job that ran costs about 0.12
-CPU-seconds, most of it in its supervisor, so running all 1,600 would take minutes on two cores).
+starts its supervisor, which runs the job's entry point (a shell script that sleeps half a
+second) to Completed; the other jobs wait for a slot, and a supervisor whose job ends takes the
+oldest of them while the creates go on. Both engines get the full 8 processes x 200 jobs with two
+slots (``HPJOBS_LOAD_JOBS`` sets another number for a quick run): once every job is recorded,
+those still waiting are stopped. The half second keeps the jobs that run during the race to a
+few dozen: a job costs its supervisor some 0.05 CPU-seconds, and hundreds of jobs that exit at
+once kept both cores busy for a minute on PostgreSQL, starving the tests beside this one.
 """
 
 from __future__ import annotations
@@ -38,14 +40,12 @@ from hpjobs.store import TrainingJob, get_store
 pytestmark = pytest.mark.xdist_group("load")
 
 PROCESSES = 8
-#: Jobs each process creates: the full 200 on SQLite; 50 on PostgreSQL, whose full run (about a
-#: minute of both cores, passing) would leave the tests beside it starved for CPU.
-#: ``HPJOBS_LOAD_JOBS`` sets both.
-JOBS_PER_PROCESS = {"sqlite": 200, "postgresql": 50}
+#: Jobs each process creates (``HPJOBS_LOAD_JOBS`` sets another number).
+JOBS_PER_PROCESS = 200
 
 
-def jobs_per_process(engine: str) -> int:
-    return int(os.environ.get("HPJOBS_LOAD_JOBS") or JOBS_PER_PROCESS[engine])
+def jobs_per_process() -> int:
+    return int(os.environ.get("HPJOBS_LOAD_JOBS") or JOBS_PER_PROCESS)
 
 
 #: Jobs running at once during the race; the others wait for a slot.
@@ -80,11 +80,11 @@ print(json.dumps({"created": created, "errors": errors, "seconds": seconds}))
 """
 
 
-def _cheap_job(tmp_path: Path) -> dict[str, Any]:
-    """The cheapest real job: a script-mode shell entry point that exits at once."""
-    code = tmp_path / "exit-at-once"
+def _short_job(tmp_path: Path) -> dict[str, Any]:
+    """A cheap real job: a script-mode shell entry point that sleeps half a second."""
+    code = tmp_path / "short"
     code.mkdir()
-    (code / "train.sh").write_text("exit 0\n")
+    (code / "train.sh").write_text("sleep 0.5\n")
     request = training_request("template", tmp_path / "output")
     request["HyperParameters"] = {
         "sagemaker_program": '"train.sh"',
@@ -189,8 +189,8 @@ def test_processes_creating_jobs_at_once_lose_none(
     monkeypatch.setenv("HPJOBS_MAX_RUNNING_JOBS", SLOTS)  # the creating processes inherit it
     get_store()  # the schema is made here, before the race
     started = time.perf_counter()
-    count = jobs_per_process(engine)
-    reports = _run_workers(tmp_path, _cheap_job(tmp_path), count)
+    count = jobs_per_process()
+    reports = _run_workers(tmp_path, _short_job(tmp_path), count)
     creating = time.perf_counter() - started
     expected = {f"load-{worker}-{number}" for worker in range(PROCESSES) for number in range(count)}
     errors = [error for report in reports for error in report["errors"]]
@@ -273,7 +273,7 @@ def test_describe_and_list_stay_quick_while_a_job_writes_1000_points_a_second(
     ]
     from hpjobs.sagemaker.training_jobs import create_training_job
 
-    quiet = _cheap_job(tmp_path)
+    quiet = _short_job(tmp_path)
     for number in range(20):
         create_training_job({**quiet, "TrainingJobName": f"quiet-{number}"})
     create_training_job(request)
