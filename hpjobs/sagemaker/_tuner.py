@@ -247,15 +247,18 @@ class Tuner:
 
     def _poll_children(self) -> None:
         for child in list(self.running.values()):
-            self._read_objective(child)
             with self.store.read() as session:
                 job = session.get(TrainingJob, child.job_id)
             if job is not None and reap_if_dead(self.store, job):
                 # its supervisor died: the child is Failed now (the reaping added the metric
-                # points it had not stored, so its objective is read once more)
-                self._read_objective(child)
+                # points it had not stored)
                 with self.store.read() as session:
                     job = session.get(TrainingJob, child.job_id)
+            # The points are read after the status: a supervisor stores all of a job's points
+            # before it records the job's end, so a child seen ended has its last points read
+            # here. (Read the other way round, a job that ended between the two reads counted
+            # without its last points, or with no objective at all.)
+            self._read_objective(child)
             status = None if job is None else job.status
             if status is None or status in _FINISHED:
                 self._ended(child, status)

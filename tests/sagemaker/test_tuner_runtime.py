@@ -59,25 +59,31 @@ def _request(output: Path) -> dict[str, Any]:
     }
 
 
-def test_max_runtime_of_the_tuning_job_stops_its_training_jobs(output: Path) -> None:
+def _tuner(request: dict[str, Any]) -> Tuner:
+    """A tuner in this process for the tuning job ``request`` asks for, recorded InProgress."""
     plan = prepare_tuning_request(
-        shapes.parse_request("sagemaker", "CreateHyperParameterTuningJob", _request(output))
+        shapes.parse_request("sagemaker", "CreateHyperParameterTuningJob", request)
     )
+    name = request["HyperParameterTuningJobName"]
     now = utcnow()
     job = TuningJob(
-        name="deadline",
-        name_key="deadline",
-        arn=tuning_job_arn("deadline"),
+        name=name,
+        name_key=name.lower(),
+        arn=tuning_job_arn(name),
         request=plan.request,
         status="InProgress",
         creation_time=now,
         last_modified_time=now,
-        job_dir=str(settings().home / "tuning" / "deadline"),
+        job_dir=str(settings().home / "tuning" / name),
     )
     store = get_store()
     with store.write() as session:
         session.add(job)
-    tuner = Tuner(store, job)
+    return Tuner(store, job)
+
+
+def test_max_runtime_of_the_tuning_job_stops_its_training_jobs(output: Path) -> None:
+    tuner = _tuner(_request(output))
     tuner.deadline = time.monotonic() + 3  # in place of the request's 120 s
     started = time.monotonic()
     assert tuner.run() == 0
@@ -96,3 +102,44 @@ def test_max_runtime_of_the_tuning_job_stops_its_training_jobs(output: Path) -> 
     assert (
         description["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] > 0
     )
+
+
+def test_a_child_that_ends_while_its_points_are_read_counts_its_last_objective(
+    output: Path, monkeypatch: Any
+) -> None:
+    """The tuner reads a child's points, and the child ends before the tuner looks at its status
+    (a busy machine can hold the tuner there for any time): the objective is still the child's
+    last point, read once the end is seen."""
+    from hpjobs.sagemaker.training_jobs import describe_training_job, training_job_metrics
+
+    read_points = Tuner._read_objective
+    held = []
+
+    def read_then_wait_for_the_end(tuner: Tuner, child: Any) -> None:
+        read_points(tuner, child)
+        if not held:  # the first read of the child's points: the child ends right after it
+            held.append(child.name)
+            wait_for(child.name, timeout=60)
+
+    monkeypatch.setattr(Tuner, "_read_objective", read_then_wait_for_the_end)
+    request = _request(output)
+    request["HyperParameterTuningJobName"] = "last-points"
+    limits = request["HyperParameterTuningJobConfig"]["ResourceLimits"]
+    limits.update(MaxNumberOfTrainingJobs=1, MaxParallelTrainingJobs=1)
+    del limits["MaxRuntimeInSeconds"]
+    request["TrainingJobDefinition"]["StaticHyperParameters"].update(epochs="3", seconds="0.2")
+    tuner = _tuner(request)
+    assert tuner.run() == 0
+    [name] = held
+    assert describe_training_job({"TrainingJobName": name})["TrainingJobStatus"] == "Completed"
+    last = [p["Value"] for p in training_job_metrics(name) if p["MetricName"] == "objective"][-1]
+    [child] = list_training_jobs_for_hyper_parameter_tuning_job(
+        {"HyperParameterTuningJobName": "last-points"}
+    )["TrainingJobSummaries"]
+    assert child["ObjectiveStatus"] == "Succeeded"
+    assert child["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == last
+    description = describe_hyper_parameter_tuning_job(
+        {"HyperParameterTuningJobName": "last-points"}
+    )
+    assert description["HyperParameterTuningJobStatus"] == "Completed"
+    assert description["BestTrainingJob"]["TrainingJobName"] == name

@@ -168,6 +168,24 @@ def children(name: str) -> list[Response]:
     return summaries
 
 
+def outcome(name: str) -> str:
+    """What became of tuning job ``name`` and its children, for a failed assertion's message."""
+    description = describe_hyper_parameter_tuning_job({"HyperParameterTuningJobName": name})
+    lines = [
+        f"{name}: {description['HyperParameterTuningJobStatus']} "
+        f"{description.get('FailureReason', '')}"
+    ]
+    for child in children(name):
+        job = describe_training_job({"TrainingJobName": child["TrainingJobName"]})
+        steps = [t["Status"] for t in job["SecondaryStatusTransitions"]]
+        final = child.get("FinalHyperParameterTuningJobObjectiveMetric")
+        lines.append(
+            f"  {child['TrainingJobName']}: {child['TrainingJobStatus']} objective "
+            f"{child.get('ObjectiveStatus')} {final} {job.get('FailureReason', '')} {steps}"
+        )
+    return "\n".join(lines)
+
+
 def continuous(name: str, low: str, high: str, scaling: str | None = None) -> Request:
     entry = {"Name": name, "MinValue": low, "MaxValue": high}
     if scaling is not None:
@@ -735,10 +753,10 @@ def test_hyperband_infers_max_resource_from_static_epochs(api: Face, output: Pat
     response = api("create_hyper_parameter_tuning_job", request)
     assert response == {"HyperParameterTuningJobArn": ARN_PREFIX + "hb-infer"}
     description = wait_for_tuning("hb-infer")
-    assert description["HyperParameterTuningJobStatus"] == "Completed"
+    assert description["HyperParameterTuningJobStatus"] == "Completed", outcome("hb-infer")
     assert "StrategyConfig" not in description["HyperParameterTuningJobConfig"]
     jobs = children("hb-infer")
-    assert [c["ObjectiveStatus"] for c in jobs] == ["Succeeded", "Succeeded"]
+    assert [c["ObjectiveStatus"] for c in jobs] == ["Succeeded", "Succeeded"], outcome("hb-infer")
 
 
 @pytest.mark.parametrize(
@@ -789,7 +807,8 @@ def test_warm_start_refusals(api: Face, output: Path) -> None:
     config(done)["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 1
     create_hyper_parameter_tuning_job(done)
     try:
-        assert wait_for_tuning("done-parent")["HyperParameterTuningJobStatus"] == "Completed"
+        status = wait_for_tuning("done-parent")["HyperParameterTuningJobStatus"]
+        assert status == "Completed", outcome("done-parent")
         before = tuning_names()
 
         def attempt(*changes: Mutation) -> Callable[[], object]:
