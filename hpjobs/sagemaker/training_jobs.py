@@ -331,7 +331,7 @@ def stop_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
         remote.remote_call("StopTrainingJob", {"TrainingJobName": name}, remote.region_of(arn))
         remote.describe_remote_training_job(job_id, name, arn)
         return {}
-    _launch.reap_if_dead(get_store(), stored)  # one read finds the job and its supervisor
+    _launch.reap_if_dead(get_store(), stored)  # a job whose supervisor died is Failed first
     with _changing(stored.id) as (session, job):
         status, _ = current_status(job)
         if status is not TrainingJobStatus.IN_PROGRESS:
@@ -357,7 +357,7 @@ def delete_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
         with get_store().write() as session:
             session.execute(delete(TrainingJob).where(TrainingJob.id == job_id))
         return {}
-    _launch.reap_if_dead(get_store(), stored)  # one read finds the job and its supervisor
+    _launch.reap_if_dead(get_store(), stored)  # a job whose supervisor died is Failed first
     with _changing(stored.id) as (session, job):
         status, _ = current_status(job)
         if not status.is_finished():
