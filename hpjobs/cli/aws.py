@@ -7,7 +7,8 @@
 ``--generate-cli-skeleton`` prints a request template, ``--query`` takes a JMESPath expression.
 Operations botocore can paginate are paginated as the AWS CLI does: every page is fetched and the
 results are merged, unless ``--no-paginate`` is given or the request sets the page token or size
-itself (``--next-token``, ``--max-results``); ``--max-items`` caps the items and ``--page-size``
+itself (``--next-token``, ``--max-results``); ``--max-items`` caps the items (printing a
+``NextToken`` that ``--starting-token`` goes on from, in botocore's encoding) and ``--page-size``
 sets the size of each page.
 ``--output json|text|table`` prints the response as the AWS CLI does (JSON with a 4-space indent,
 tab-separated text, or boxed tables; ISO 8601 timestamps in each), after ``--query``; text output of
@@ -177,29 +178,88 @@ def _convert(option: str, shape: Any, value: Any) -> Any:
     return read_json_argument(option, value)
 
 
-def _all_pages(
-    function: Callable[[Mapping[str, Any]], dict[str, Any]],
-    name: str,
-    request: dict[str, Any],
-    pages: Mapping[str, Any],
-    options: Mapping[str, Any],
-) -> dict[str, Any]:
-    """Follow the output token through every page and merge the result lists."""
-    key, token_in, token_out = pages["result_key"], pages["input_token"], pages["output_token"]
-    limit = options["max_items"]
-    merged: dict[str, Any] = {}
-    while True:
-        page = call_operation(function, name, request)
-        items = merged.setdefault(key, [])
-        items.extend(page.get(key, []))
-        for other, value in page.items():
-            if other not in (key, token_out):
-                merged[other] = value
-        if token_out not in page or (limit and len(items) >= limit):
-            break
-        request[token_in] = page[token_out]
-    if limit:
-        merged[key] = merged[key][:limit]
+class _Pages:
+    """The pages of a paginated operation as the AWS CLI walks them (botocore's ``PageIterator``):
+    from ``--starting-token`` on, until the last page or ``--max-items`` items, each page's result
+    list cut to what is printed. :attr:`resume_token` is then the ``NextToken`` the AWS CLI prints
+    for ``--starting-token`` to go on from: botocore's own encoding of the service's token and of
+    how many items of that page were already printed (``boto_truncate_amount``)."""
+
+    def __init__(
+        self,
+        function: Callable[[Mapping[str, Any]], dict[str, Any]],
+        name: str,
+        request: dict[str, Any],
+        pages: Mapping[str, Any],
+        options: Mapping[str, Any],
+    ) -> None:
+        self.function, self.name, self.request = function, name, request
+        self.key, self.token_in = pages["result_key"], pages["input_token"]
+        self.token_out = pages["output_token"]
+        self.limit: int | None = options["max_items"]
+        self.starting: str | None = options.get("starting_token")
+        self.resume_token: str | None = None
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        asked_with, skip = self._start()
+        if asked_with is not None:
+            self.request[self.token_in] = asked_with
+        total = 0
+        while True:
+            page = call_operation(self.function, self.name, self.request)
+            items = list(page.get(self.key, []))[skip:]
+            if self.limit is not None and total + len(items) > self.limit:
+                keep = self.limit - total
+                page[self.key] = items[:keep]
+                self.resume_token = _encode_token(
+                    {self.token_in: asked_with, "boto_truncate_amount": skip + keep}
+                )
+                yield page
+                return
+            page[self.key] = items
+            following = page.get(self.token_out) or None
+            yield page
+            total, skip = total + len(items), 0
+            if following is None:
+                return
+            if self.limit is not None and total == self.limit:
+                self.resume_token = _encode_token({self.token_in: following})
+                return
+            self.request[self.token_in] = asked_with = following
+
+    def _start(self) -> tuple[str | None, int]:
+        """The service token the first page is asked with, and how many of its items were
+        printed before (from ``--starting-token``)."""
+        if self.starting is None:
+            return None, 0
+        from botocore.paginate import TokenDecoder
+
+        try:
+            token = TokenDecoder().decode(self.starting)
+        except (ValueError, TypeError):  # not botocore's encoding: the service's own token
+            return self.starting, 0
+        if not isinstance(token, dict):
+            return self.starting, 0
+        skip = token.pop("boto_truncate_amount", 0)
+        return token.get(self.token_in), skip if isinstance(skip, int) else 0
+
+
+def _encode_token(token: dict[str, Any]) -> str:
+    from botocore.paginate import TokenEncoder
+
+    return str(TokenEncoder().encode(token))
+
+
+def _all_pages(walk: _Pages) -> dict[str, Any]:
+    """Every page's results merged into one response, as the AWS CLI prints JSON and tables;
+    ``NextToken`` where ``--max-items`` left items unprinted."""
+    merged: dict[str, Any] = {walk.key: []}
+    for page in walk:
+        merged[walk.key] += page.pop(walk.key)
+        page.pop(walk.token_out, None)
+        merged.update(page)
+    if walk.resume_token is not None:
+        merged["NextToken"] = walk.resume_token
     return merged
 
 
@@ -245,6 +305,10 @@ def _common_options(pages: Mapping[str, Any] | None, blob_input: bool) -> list[c
             click.Option(["--no-paginate"], is_flag=True, help="Fetch only the first page."),
             click.Option(["--max-items"], type=click.IntRange(1), help="Items to print at most."),
             click.Option(["--page-size"], type=click.IntRange(1), help="Items in each page."),
+            click.Option(
+                ["--starting-token"],
+                help="Go on from where an earlier --max-items stopped (the NextToken it printed).",
+            ),
         ]
     if blob_input:
         params.append(
@@ -345,28 +409,15 @@ def _emit(
     print_response(response, options["query"], output, operation)
 
 
-def _print_text_pages(
-    function: Callable[[Mapping[str, Any]], dict[str, Any]],
-    name: str,
-    request: dict[str, Any],
-    pages: Mapping[str, Any],
-    options: Mapping[str, Any],
-) -> None:
+def _print_text_pages(walk: _Pages, query: str | None) -> None:
     """Text output of a paginated operation, as the AWS CLI prints it: each page as it comes, on
-    its own (its result list alone, ``--query`` applied to it), up to ``--max-items`` in all."""
-    key, token_in, token_out = pages["result_key"], pages["input_token"], pages["output_token"]
-    limit = options["max_items"]
-    printed = 0
-    while True:
-        page = call_operation(function, name, request)
-        items = list(page.get(key, []))
-        if limit:
-            items = items[: limit - printed]
-        printed += len(items)
-        print_response({key: items}, options["query"], "text", name)
-        if token_out not in page or (limit and printed >= limit):
-            break
-        request[token_in] = page[token_out]
+    its own (its result list alone, ``--query`` applied to it), up to ``--max-items`` in all,
+    then a ``NEXTTOKEN`` line where items were left. ``--query`` is not applied to that line
+    (older AWS CLI versions did, and printed ``None`` in its place; aws-cli#10486 mended it)."""
+    for page in walk:
+        print_response({walk.key: page[walk.key]}, query, "text", walk.name)
+    if walk.resume_token is not None:
+        print_response({"NextToken": {"NextToken": walk.resume_token}}, None, "text", walk.name)
 
 
 def _write_outfile(path: str, body: Any, stream: bool) -> None:
@@ -413,10 +464,11 @@ def _operation_command(service: str, operation_name: str) -> click.Command:
         if pages is None or options["no_paginate"] or manual:
             response = call_operation(function, operation_name, request)
         elif options["output"] == "text":
-            _print_text_pages(function, operation_name, request, pages, options)
+            walk = _Pages(function, operation_name, request, pages, options)
+            _print_text_pages(walk, options["query"])
             return
         else:
-            response = _all_pages(function, operation_name, request, pages, options)
+            response = _all_pages(_Pages(function, operation_name, request, pages, options))
         with aws_errors(operation_name):
             _emit(response, payload, stream, options, operation_name)
 

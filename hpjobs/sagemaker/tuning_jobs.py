@@ -445,7 +445,19 @@ def _latest_objective(session: Session, child: TrainingJob, metric: str) -> floa
 
 
 def child_summary(session: Session, child: TrainingJob, tuning: TuningJob | None) -> dict[str, Any]:
-    """A ``HyperParameterTrainingJobSummary`` of one child training job."""
+    """A ``HyperParameterTrainingJobSummary`` of one child training job, members in the
+    model's order (the order the AWS CLI prints them in)."""
+    final = None
+    if tuning is not None:
+        objective = _objectives(tuning).get(child.tuning_definition)
+        if objective is not None:
+            value = _latest_objective(session, child, objective["MetricName"])
+            if value is not None:
+                final = {
+                    "Type": objective["Type"],
+                    "MetricName": objective["MetricName"],
+                    "Value": value,
+                }
     summary: dict[str, Any] = {
         "TrainingJobDefinitionName": child.tuning_definition,
         "TrainingJobName": child.name,
@@ -457,18 +469,9 @@ def child_summary(session: Session, child: TrainingJob, tuning: TuningJob | None
         "TrainingJobStatus": child.status,
         "TunedHyperParameters": dict(child.tuned_hyperparameters or {}),
         "FailureReason": child.failure_reason,
+        "FinalHyperParameterTuningJobObjectiveMetric": final,
         "ObjectiveStatus": objective_status(child),
     }
-    if tuning is not None:
-        objective = _objectives(tuning).get(child.tuning_definition)
-        if objective is not None:
-            value = _latest_objective(session, child, objective["MetricName"])
-            if value is not None:
-                summary["FinalHyperParameterTuningJobObjectiveMetric"] = {
-                    "Type": objective["Type"],
-                    "MetricName": objective["MetricName"],
-                    "Value": value,
-                }
     return {k: v for k, v in summary.items() if v is not None}
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.paginate import Paginator, TokenDecoder
 from helpers import program, training_request, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -318,16 +319,78 @@ def test_list_paginates_like_the_aws_cli(tmp_path: Path, output: Path) -> None:
     for name in ("page-a", "page-b", "page-c"):
         wait_for(name)
 
+    def listed(*args: str) -> dict[str, Any]:
+        listing = hpjobs("sagemaker", "list-training-jobs", "--sort-by", "Name", *args).stdout
+        data: dict[str, Any] = json.loads(listing)
+        return data
+
     def names(*args: str) -> tuple[list[str], bool]:
-        data = json.loads(
-            hpjobs("sagemaker", "list-training-jobs", "--sort-by", "Name", *args).stdout
-        )
+        data = listed(*args)
         return [s["TrainingJobName"] for s in data["TrainingJobSummaries"]], "NextToken" in data
 
     assert names("--page-size", "1") == (["page-a", "page-b", "page-c"], False)
-    assert names("--page-size", "1", "--max-items", "2") == (["page-a", "page-b"], False)
     assert names("--page-size", "1", "--no-paginate") == (["page-a"], True)
     assert names("--max-results", "2") == (["page-a", "page-b"], True)
+    assert names("--max-items", "3") == (["page-a", "page-b", "page-c"], False)
+
+    # --max-items leaves a NextToken, in botocore's encoding, that --starting-token goes on from:
+    # at a page boundary it holds the service's token ...
+    first = listed("--page-size", "1", "--max-items", "2")
+    assert [s["TrainingJobName"] for s in first["TrainingJobSummaries"]] == ["page-a", "page-b"]
+    decoded = TokenDecoder().decode(first["NextToken"])
+    assert list(decoded) == ["NextToken"] and decoded["NextToken"]
+    assert names("--starting-token", first["NextToken"]) == (["page-c"], False)
+    # ... inside a page, the page's own token and how many of its items were printed
+    cut = listed("--page-size", "2", "--max-items", "1")
+    assert [s["TrainingJobName"] for s in cut["TrainingJobSummaries"]] == ["page-a"]
+    assert TokenDecoder().decode(cut["NextToken"]) == {
+        "NextToken": None,
+        "boto_truncate_amount": 1,
+    }
+    assert names("--starting-token", cut["NextToken"], "--page-size", "2") == (
+        ["page-b", "page-c"],
+        False,
+    )
+    again = listed("--starting-token", cut["NextToken"], "--page-size", "2", "--max-items", "1")
+    assert [s["TrainingJobName"] for s in again["TrainingJobSummaries"]] == ["page-b"]
+    assert list(TokenDecoder().decode(again["NextToken"])) == ["NextToken"]  # the page's end
+    assert names("--starting-token", again["NextToken"], "--page-size", "2") == (["page-c"], False)
+
+    # the same as botocore's own paginator over the same operation, token for token
+    from hpjobs.sagemaker.training_jobs import list_training_jobs
+    from hpjobs.shapes import operation_model
+
+    def listing(**request: Any) -> dict[str, Any]:
+        return list_training_jobs(request)
+
+    paginator = Paginator(
+        listing,
+        {
+            "input_token": "NextToken",
+            "output_token": "NextToken",
+            "limit_key": "MaxResults",
+            "result_key": "TrainingJobSummaries",
+        },
+        operation_model("sagemaker", "ListTrainingJobs"),
+    )
+    for size, most, start in [
+        (1, 1, None),
+        (2, 1, None),
+        (2, 3, None),
+        (1, 2, first["NextToken"]),
+        (2, 1, cut["NextToken"]),
+        (3, 1, again["NextToken"]),
+    ]:
+        config: dict[str, Any] = {"PageSize": size, "MaxItems": most, "StartingToken": start}
+        expected = paginator.paginate(SortBy="Name", PaginationConfig=config).build_full_result()
+        args = ["--page-size", str(size), "--max-items", str(most)]
+        args += ["--starting-token", start] if start else []
+        got = listed(*args)
+        assert got.keys() == expected.keys()
+        assert [s["TrainingJobName"] for s in got["TrainingJobSummaries"]] == [
+            s["TrainingJobName"] for s in expected["TrainingJobSummaries"]
+        ]
+        assert got.get("NextToken") == expected.get("NextToken"), (size, most, start)
 
 
 def test_tuning_job_through_the_cli(tmp_path: Path, output: Path) -> None:

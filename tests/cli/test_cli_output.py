@@ -21,6 +21,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from botocore.paginate import TokenDecoder
 from click.testing import CliRunner, Result
 from helpers import TERMINAL, serving, training_request, wait_for
 
@@ -378,7 +379,17 @@ def test_text_of_a_paginated_command_is_printed_page_by_page(output: Path) -> No
     assert invoke(*listing, *query).stdout == "pages-a\tpages-b\tpages-c\n"
     capped = invoke(*listing, *query, "--page-size", "2", "--max-items", "3")
     assert capped.stdout == "pages-a\tpages-b\npages-c\n"
-    assert invoke(*listing, *query, "--page-size", "2", "--max-items", "1").stdout == "pages-a\n"
+    # where --max-items leaves items, a NEXTTOKEN line follows, --query or not (aws-cli#10486)
+    cut = invoke(*listing, *query, "--page-size", "2", "--max-items", "1").stdout
+    first, hint = cut.splitlines()
+    assert first == "pages-a"
+    assert hint.split("\t")[0] == "NEXTTOKEN"
+    token = hint.split("\t")[1]
+    assert TokenDecoder().decode(token) == {"NextToken": None, "boto_truncate_amount": 1}
+    rest = invoke(*listing, *query, "--page-size", "2", "--starting-token", token).stdout
+    assert rest == "pages-b\npages-c\n"  # the first page less the item printed before, then one
+    unqueried = invoke(*listing, "--page-size", "2", "--max-items", "1").stdout
+    assert unqueried.splitlines()[-1] == f"NEXTTOKEN\t{token}"
     one_page = invoke(*listing, *query, "--page-size", "2", "--no-paginate")
     assert one_page.stdout == "pages-a\tpages-b\n"
     # the table merges the pages, as the AWS CLI's does
@@ -448,8 +459,21 @@ def test_the_aws_cli_and_hpjobs_print_the_same(endpoint: str, output: Path, tmp_
             "--query", "modelSummaries[?providerName=='Anthropic']",
         ),
     ]  # fmt: skip
+    # --max-items: the NextToken left, and --starting-token going on from it (text with --query
+    # is left out: this AWS CLI prints "None" for the token there, which aws-cli#10486 mended)
+    cut = (
+        "sagemaker", "list-training-jobs-for-hyper-parameter-tuning-job",
+        "--hyper-parameter-tuning-job-name", "cli-out", "--sort-by", "Name",
+        "--page-size", "2", "--max-items", "1",
+    )  # fmt: skip
+    commands += [cut, (*cut, "--output", "text"), (*cut[:-4], "--max-items", "2")]
     for command in commands:
         expected = run([str(AWS)], *command)
         assert run([sys.executable, "-m", "hpjobs"], *command) == expected, command
     paged = run([str(AWS)], *commands[2])
     assert len(paged.splitlines()) == 2  # a line for each page (of two, then one)
+    token = json.loads(run([str(AWS)], *cut))["NextToken"]
+    rest = (*cut[:-2], "--starting-token", token)
+    expected = run([str(AWS)], *rest)
+    assert len(json.loads(expected)["TrainingJobSummaries"]) == 2
+    assert run([sys.executable, "-m", "hpjobs"], *rest) == expected
