@@ -84,12 +84,16 @@ class LogReader:
 
     job_name: str
     region: str
+    #: How many log streams the job had at the last read (none until it has started logging).
+    streams: int = 0
     _tokens: dict[str, str] = field(default_factory=dict)
 
     def read(self) -> list[LogEvent]:
         logs = client("logs", self.region)
         events: list[LogEvent] = []
-        for stream in self._streams(logs):
+        streams = self._streams(logs)
+        self.streams = len(streams)
+        for stream in streams:
             events.extend(self._stream_events(logs, stream))
         events.sort(key=lambda event: event.timestamp)
         return events

@@ -49,7 +49,7 @@ def logs(name: str, follow: bool) -> None:
 
 
 def _remote_logs(name: str, arn: str, follow: bool) -> None:
-    from cloud.sagemaker import LogReader
+    from cloud.sagemaker import LOG_GROUP, LogReader
     from hpjobs.cli.cloud import poll_seconds, setup_errors
     from hpjobs.redaction import log_redactor
     from hpjobs.sagemaker.remote import region_of
@@ -57,11 +57,20 @@ def _remote_logs(name: str, arn: str, follow: bool) -> None:
 
     reader = LogReader(name, region_of(arn))
     hide = log_redactor(name)
+    told = False
     with setup_errors():
         while True:
             status = describe_training_job({"TrainingJobName": name})["TrainingJobStatus"]
             for event in reader.read():
                 click.echo(hide(event.message))
+            if reader.streams == 0 and not told:
+                # said on stderr, once: stdout holds the log lines only
+                click.echo(
+                    f"Training job {name} ({status}) has no log streams in CloudWatch Logs "
+                    f"({LOG_GROUP}, {reader.region}) yet.",
+                    err=True,
+                )
+                told = True
             if not follow or status in _FINISHED:
                 return
             time.sleep(poll_seconds())

@@ -230,7 +230,21 @@ def test_logs_of_an_aws_job_come_from_cloudwatch(aws: dict[str, Any]) -> None:
     assert created.exit_code == 0, created.output
     logs = boto3.client("logs", region_name=REGION)
     group = "/aws/sagemaker/TrainingJobs"
-    logs.create_log_group(logGroupName=group)
+    from hpjobs.sagemaker.training_jobs import describe_training_job
+
+    # before the job has logged anything (no log group yet, then no stream of this job): the
+    # log is empty, and stderr says why
+    for step in ("no group", "no stream"):
+        empty = hpjobs("logs", "mlp-digits")
+        assert empty.exit_code == 0, empty.output
+        assert empty.stdout == "", step
+        status = describe_training_job({"TrainingJobName": "mlp-digits"})["TrainingJobStatus"]
+        assert empty.stderr == (
+            f"Training job mlp-digits ({status}) has no log streams in CloudWatch Logs "
+            f"({group}, {REGION}) yet.\n"
+        ), step
+        if step == "no group":
+            logs.create_log_group(logGroupName=group)
     now = int(time.time() * 1000)
     lines = {
         "mlp-digits/algo-1-1700000000": [(now, "epoch=1 loss=0.5"), (now + 20, "epoch=2 loss=0.4")],
