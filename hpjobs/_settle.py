@@ -18,7 +18,8 @@ __all__ = ["settle"]
 
 def settle(*services: str) -> None:
     """Load the service models of ``services`` (those the process answers requests of), collect
-    what start-up left behind, then freeze everything that remains."""
+    what start-up left behind, freeze everything that remains, and make sure collection is on
+    (the CLI starts with it off, since a short command makes no garbage worth collecting)."""
     if services:
         from hpjobs import shapes
 
@@ -26,3 +27,4 @@ def settle(*services: str) -> None:
             shapes.service_model(service)
     gc.collect()
     gc.freeze()
+    gc.enable()

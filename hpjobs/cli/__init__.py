@@ -79,7 +79,7 @@ def cli() -> None:
 def main() -> None:
     # A command imports SQLAlchemy and botocore data and makes no garbage cycles worth collecting
     # before its work starts: no collections until then (a long-running command re-enables them
-    # through ``render.steady_state``), and the final collection at exit skips what is frozen.
+    # through ``hpjobs._settle.settle``), and the final collection at exit skips what is frozen.
     gc.disable()
     atexit.register(gc.freeze)
     cli(prog_name="hpjobs")

@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from hpjobs._settle import settle
 from hpjobs.cli.aws import aws_errors, call_operation, print_json
-from hpjobs.cli.render import LogFollower, status_style, steady_state
+from hpjobs.cli.render import LogFollower, status_style
 
 __all__ = ["jobs", "logs", "metrics", "tuning_jobs"]
 
@@ -38,7 +39,7 @@ def logs(name: str, follow: bool) -> None:
             return
         path, status = training_job_log(name)
     follower = LogFollower(path)
-    steady_state()
+    settle()
     while True:
         for line in follower.new_lines(final=not follow or status in _FINISHED):
             click.echo(line)

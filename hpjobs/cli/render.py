@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import signal
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,16 +18,9 @@ __all__ = [
     "final_metrics_table",
     "local_path_of",
     "status_style",
-    "steady_state",
 ]
 
 _STYLES = {"Completed": "green", "Failed": "red", "Stopped": "yellow", "Stopping": "yellow"}
-
-
-def steady_state() -> None:
-    """Called before a command's long-running loop: what exists now stays, collect the rest."""
-    gc.freeze()
-    gc.enable()
 
 
 class Interrupts:

@@ -18,8 +18,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from hpjobs._settle import settle
 from hpjobs.cli.aws import call_operation
-from hpjobs.cli.render import counted_interrupts, local_path_of, status_style, steady_state
+from hpjobs.cli.render import counted_interrupts, local_path_of, status_style
 
 __all__ = ["announce", "headline", "run_tuning", "tuning_summary"]
 
@@ -51,7 +52,7 @@ def watch_tuning(name: str, console: Console) -> dict[str, Any] | None:
         tuning_job_children,
     )
 
-    steady_state()
+    settle()
     started = time.monotonic()
     seen: dict[str, str] = {}
     stop_sent = False

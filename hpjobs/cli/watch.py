@@ -19,6 +19,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from hpjobs._settle import settle
 from hpjobs.cli.aws import call_operation, read_json_argument
 from hpjobs.cli.cloud import aws_target_options, make_target, submit_and_watch
 from hpjobs.cli.render import (
@@ -27,7 +28,6 @@ from hpjobs.cli.render import (
     final_metrics_table,
     local_path_of,
     status_style,
-    steady_state,
 )
 
 __all__ = ["load_request", "run", "summary", "watch"]
@@ -165,7 +165,7 @@ def watch(name: str, console: Console) -> dict[str, Any] | None:
         training_job_log,
     )
 
-    steady_state()
+    settle()
     started = time.monotonic()
     follower = LogFollower(training_job_log(name)[0])
     stop_sent = False
