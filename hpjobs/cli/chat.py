@@ -98,6 +98,10 @@ def chat(prompt: str | None, model_id: str, **options: Any) -> None:
     With --target aws the same ConverseStream requests go to Amazon Bedrock through boto3.
     """
     turns: list[dict[str, Any]] = []
+    if prompt is None:  # a conversation goes on for long: collect garbage while it does
+        from hpjobs._settle import settle
+
+        settle()
     with setup_errors(), aws_errors("ConverseStream"):
         while True:
             text = prompt if prompt is not None else _read_turn()
