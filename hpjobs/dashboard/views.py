@@ -13,9 +13,11 @@ import functools
 import json
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -122,35 +124,102 @@ def _guarded(handler: Callable[[Request], Response]) -> Callable[[Request], Resp
 # -- the overview --------------------------------------------------------------------------------
 
 
-def _overview_context() -> dict[str, Any]:
-    newest = {"MaxResults": _LIST_SIZE, "SortBy": "CreationTime", "SortOrder": "Descending"}
-    training = _call("sagemaker", "ListTrainingJobs", newest)["TrainingJobSummaries"]
-    tuning = _call("sagemaker", "ListHyperParameterTuningJobs", newest)[
-        "HyperParameterTuningJobSummaries"
-    ]
-    customization = _call(
+@dataclass(frozen=True)
+class _Table:
+    """One of the overview's tables: the operation that lists it, newest first, and the names of
+    its members (the page token's, in request and response alike, the list's, a job's status)."""
+
+    service: str
+    operation: str
+    newest: dict[str, Any]
+    token: str
+    items: str
+    status: str
+
+
+_SAGEMAKER_NEWEST = {"MaxResults": _LIST_SIZE, "SortBy": "CreationTime", "SortOrder": "Descending"}
+#: The overview's tables, by the query parameter that holds the page token each is at.
+_TABLES = {
+    "training": _Table(
+        "sagemaker",
+        "ListTrainingJobs",
+        _SAGEMAKER_NEWEST,
+        "NextToken",
+        "TrainingJobSummaries",
+        "TrainingJobStatus",
+    ),
+    "tuning": _Table(
+        "sagemaker",
+        "ListHyperParameterTuningJobs",
+        _SAGEMAKER_NEWEST,
+        "NextToken",
+        "HyperParameterTuningJobSummaries",
+        "HyperParameterTuningJobStatus",
+    ),
+    "customization": _Table(
         "bedrock",
         "ListModelCustomizationJobs",
         {"maxResults": _LIST_SIZE, "sortBy": "CreationTime", "sortOrder": "Descending"},
-    )["modelCustomizationJobSummaries"]
-    statuses = [job["TrainingJobStatus"] for job in training]
-    statuses += [job["HyperParameterTuningJobStatus"] for job in tuning]
-    statuses += [job["status"] for job in customization]
+        "nextToken",
+        "modelCustomizationJobSummaries",
+        "status",
+    ),
+}
+
+
+def _overview_context(shown: Mapping[str, str]) -> dict[str, Any]:
+    """The three tables, each at the page its token in ``shown`` names (the newest without one),
+    with links to the next older page and back to the newest."""
+    context: dict[str, Any] = {"limit": _LIST_SIZE, "older": {}, "newest": {}, "paged": {}}
+    active = False
+    for key, table in _TABLES.items():
+        request = dict(table.newest)
+        if key in shown:
+            request[table.token] = shown[key]
+        listed = _call(table.service, table.operation, request)
+        jobs = context[key] = listed[table.items]
+        active = active or any(job[table.status] in _ACTIVE for job in jobs)
+        following = listed.get(table.token)
+        context["older"][key] = _overview_link(shown, key, following) if following else None
+        context["newest"][key] = _overview_link(shown, key, None) if key in shown else None
+        context["paged"][key] = key in shown
+    context["active"] = active
+    context["query"] = _query(shown)
+    return context
+
+
+def _shown(request: Request) -> dict[str, str]:
+    """The page token of each table the overview's URL names."""
     return {
-        "training": training,
-        "tuning": tuning,
-        "customization": customization,
-        "active": any(status in _ACTIVE for status in statuses),
-        "limit": _LIST_SIZE,
+        table: request.query_params[table] for table in _TABLES if request.query_params.get(table)
     }
 
 
+def _query(shown: Mapping[str, str]) -> str:
+    return "?" + urlencode(dict(shown)) if shown else ""
+
+
+def _overview_link(shown: Mapping[str, str], table: str, token: str | None) -> str:
+    """The overview with ``table`` at page ``token`` (the newest when None), the others kept."""
+    changed = {key: value for key, value in shown.items() if key != table}
+    if token is not None:
+        changed[table] = token
+    return "/" + _query(changed)
+
+
+def _overview_page(template: str, request: Request, **context: Any) -> Response:
+    try:
+        return _page(template, **context, **_overview_context(_shown(request)))
+    except ServiceError as error:  # a page token the listing does not take
+        return _page("error.html", 400, title="Bad request", error=error)
+
+
 def overview(request: Request) -> Response:
-    return _page("overview.html", title="Jobs", **_overview_context())
+    return _overview_page("overview.html", request, title="Jobs")
 
 
 def overview_live(request: Request) -> Response:
-    return _page("_overview_live.html", **_overview_context())
+    return _overview_page("_overview_live.html", request)
 
 
 # -- training jobs -------------------------------------------------------------------------------

@@ -556,7 +556,17 @@ def test_the_overview_says_when_it_shows_only_the_newest_jobs() -> None:
     summary = {"TrainingJobStatus": "Completed", "CreationTime": now, "TrainingEndTime": now}
     template = _environment().get_template("_overview_live.html")
     many = [{**summary, "TrainingJobName": f"job-{i}"} for i in range(100)]
-    page = template.render(training=many, tuning=[], customization=[], active=False, limit=100)
+    tables = {"training": None, "tuning": None, "customization": None}
+    context = {
+        "tuning": [],
+        "customization": [],
+        "active": False,
+        "limit": 100,
+        "older": tables,
+        "newest": tables,
+        "paged": dict.fromkeys(tables, False),
+    }
+    page = template.render(training=many, **context)
     assert 'Training jobs <span class="count">newest 100</span>' in page
-    page = template.render(training=many[:7], tuning=[], customization=[], active=False, limit=100)
+    page = template.render(training=many[:7], **context)
     assert 'Training jobs <span class="count">7</span>' in page
