@@ -236,7 +236,7 @@ class _Pages:
 
         try:
             token = TokenDecoder().decode(self.starting)
-        except (ValueError, TypeError):  # not botocore's encoding: the service's own token
+        except (ValueError, TypeError, LookupError):  # not botocore's: the service's own token
             return self.starting, 0
         if not isinstance(token, dict):
             return self.starting, 0

@@ -356,6 +356,18 @@ def test_list_paginates_like_the_aws_cli(tmp_path: Path, output: Path) -> None:
     assert list(TokenDecoder().decode(again["NextToken"])) == ["NextToken"]  # the page's end
     assert names("--starting-token", again["NextToken"], "--page-size", "2") == (["page-c"], False)
 
+    # a starting token not of botocore's making goes to the service as its own token, as the AWS
+    # CLI sends it, and the service refuses one it did not give
+    refused = hpjobs(
+        "sagemaker", "list-training-jobs", "--starting-token", "not-a-token", check=False
+    )
+    assert refused.returncode == 254
+    assert refused.stderr.strip() == (
+        "An error occurred (ValidationException) when calling the ListTrainingJobs operation: "
+        "The NextToken is not valid for this request: pass the token from the previous response "
+        "together with the same filters and sort order."
+    )
+
     # the same as botocore's own paginator over the same operation, token for token
     from hpjobs.sagemaker.training_jobs import list_training_jobs
     from hpjobs.shapes import operation_model
