@@ -7,8 +7,8 @@ second) to Completed; the other jobs wait for a slot, and a supervisor whose job
 oldest of them while the creates go on. Both engines get the full 8 processes x 200 jobs with two
 slots (``HPJOBS_LOAD_JOBS`` sets another number for a quick run): once every job is recorded,
 those still waiting are stopped. The half second keeps the jobs that run during the race to a
-few dozen: a job costs its supervisor some 0.05 CPU-seconds, and hundreds of jobs that exit at
-once kept both cores busy for a minute on PostgreSQL, starving the tests beside this one.
+few dozen: with jobs that exit at once, hundreds ran, and on PostgreSQL their supervisors kept
+both cores busy for a minute, starving the tests beside this one.
 """
 
 from __future__ import annotations
