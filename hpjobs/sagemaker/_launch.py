@@ -21,6 +21,7 @@ import gc
 import importlib
 import os
 import re
+import stat
 import subprocess
 import sys
 import threading
@@ -43,6 +44,7 @@ __all__ = [
     "JOB_MARK",
     "claim_queued",
     "job_mark",
+    "output_to_log_of",
     "process_alive",
     "reap_if_dead",
     "running_jobs",
@@ -232,6 +234,24 @@ def _fork(store: Store, module: str, name: str, log: Path) -> int:
         pid = int(pipe.read().decode())
     os.waitpid(child, 0)
     return pid
+
+
+def output_to_log_of(name: str) -> None:
+    """For a supervisor that goes on to run job ``name``: write its own output to that job's
+    ``supervisor.log`` from now on, as a supervisor started for the job would. Only where the
+    output goes to a file (a daemon's log), not to a terminal or pipe of whoever started it."""
+    if not stat.S_ISREG(os.fstat(1).st_mode):
+        return
+    folder = settings().jobs_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    output = os.open(folder / "supervisor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+    finally:
+        os.close(output)
 
 
 def _become_daemon(module: str, name: str, log: Path) -> NoReturn:

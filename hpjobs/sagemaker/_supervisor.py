@@ -186,6 +186,8 @@ def main(name: str) -> int:
         # This job's slot is free: the oldest job waiting for one is run next.
         os.environ.pop(JOB_MARK, None)
         next_name = _launch.claim_queued(store)
+        if next_name is not None:
+            _launch.output_to_log_of(next_name)
     _launch.start_queued(store)  # more slots may be free (the limit was raised, say)
     return code
 

@@ -125,3 +125,18 @@ def test_a_limit_that_is_not_a_whole_number_above_zero_is_refused(
 def test_the_default_limit_is_twice_the_usable_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HPJOBS_MAX_RUNNING_JOBS")
     assert settings().max_running_jobs == 2 * len(os.sched_getaffinity(0))
+
+
+def test_a_supervisor_that_goes_on_to_a_waiting_job_writes_to_that_jobs_log(
+    tmp_path: Path, output: Path
+) -> None:
+    create_training_job(sleeper("before", tmp_path, output, 0.2))
+    create_training_job(sleeper("after", tmp_path, output, 3))
+    wait_for("before")
+    wait_for("after", lambda d: d["SecondaryStatus"] in ("Training", "Completed", "Failed"))
+    supervisor = record("after").supervisor_pid
+    assert supervisor == record("before").supervisor_pid  # the same process runs both
+    folder = settings().jobs_dir / "after"
+    for fd in (1, 2):
+        assert os.readlink(f"/proc/{supervisor}/fd/{fd}") == str(folder / "supervisor.log")
+    assert wait_for("after")["TrainingJobStatus"] == "Completed"
