@@ -22,7 +22,7 @@ import base64
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -45,8 +45,15 @@ __all__ = [
 ]
 
 PARSE_ERROR_EXIT = 252
-#: The AWS CLI's exit status when it cannot print a response in the chosen format.
+#: The AWS CLI's exit status when it cannot print a response in the chosen format, or when its
+#: paging options contradict each other.
 FORMAT_ERROR_EXIT = 255
+#: The AWS CLI's own paging options, in the order its refusal names them.
+_PAGING_OPTIONS = [
+    ("--starting-token", "starting_token"),
+    ("--page-size", "page_size"),
+    ("--max-items", "max_items"),
+]
 
 
 def _kebab(name: str) -> str:
@@ -192,8 +199,10 @@ class _Pages:
         request: dict[str, Any],
         pages: Mapping[str, Any],
         options: Mapping[str, Any],
+        members: Iterable[str],
     ) -> None:
         self.function, self.name, self.request = function, name, request
+        self.members = list(members)
         self.key, self.token_in = pages["result_key"], pages["input_token"]
         self.token_out = pages["output_token"]
         self.limit: int | None = options["max_items"]
@@ -201,9 +210,21 @@ class _Pages:
         self.resume_token: str | None = None
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        asked_with, skip = self._start()
-        if asked_with is not None:
-            self.request[self.token_in] = asked_with
+        start, skip = self._start()
+        # as botocore does, every member of the starting token goes into the first request;
+        # one the operation does not have fails as the AWS CLI's parameter validation fails
+        unknown = [key for key in start if key not in self.members]
+        if unknown:
+            _parse_error(
+                "Parameter validation failed:\n"
+                + "\n".join(
+                    f'Unknown parameter in input: "{key}", must be one of: '
+                    + ", ".join(self.members)
+                    for key in unknown
+                )
+            )
+        self.request.update({key: value for key, value in start.items() if value is not None})
+        asked_with = start.get(self.token_in)
         total = 0
         while True:
             page = call_operation(self.function, self.name, self.request)
@@ -227,21 +248,39 @@ class _Pages:
                 return
             self.request[self.token_in] = asked_with = following
 
-    def _start(self) -> tuple[str | None, int]:
-        """The service token the first page is asked with, and how many of its items were
-        printed before (from ``--starting-token``)."""
+    def _start(self) -> tuple[dict[str, Any], int]:
+        """The request members the first page is asked with (the service's token, by name), and
+        how many of its items were printed before, from ``--starting-token``: botocore's
+        encoding, else its older ``TOKEN___N`` form, else the service's own token as it is."""
         if self.starting is None:
-            return None, 0
+            return {}, 0
         from botocore.paginate import TokenDecoder
 
         try:
             token = TokenDecoder().decode(self.starting)
-        except (ValueError, TypeError, LookupError):  # not botocore's: the service's own token
-            return self.starting, 0
-        if not isinstance(token, dict):
-            return self.starting, 0
-        skip = token.pop("boto_truncate_amount", 0)
-        return token.get(self.token_in), skip if isinstance(skip, int) else 0
+        except (ValueError, TypeError, LookupError):
+            token = None
+        if isinstance(token, dict):
+            skip = token.pop("boto_truncate_amount", 0)
+            return token, skip if isinstance(skip, int) else 0
+        parts = self.starting.split("___")
+        if len(parts) == 2 and parts[1].isdigit():
+            service_token = None if parts[0] == "None" else parts[0]
+            return {self.token_in: service_token}, int(parts[1])
+        return {self.token_in: self.starting}, 0
+
+
+def _refuse_paging_options(options: Mapping[str, Any]) -> None:
+    """With paging off (``--no-paginate``, or the request's own page token or size), the AWS CLI
+    refuses its paging options; so does this."""
+    used = [flag for flag, key in _PAGING_OPTIONS if options.get(key)]
+    if used:
+        click.echo(
+            "\nError during pagination: Cannot specify --no-paginate along with pagination "
+            f"arguments: {', '.join(used)}",
+            err=True,
+        )
+        sys.exit(FORMAT_ERROR_EXIT)
 
 
 def _encode_token(token: dict[str, Any]) -> str:
@@ -459,16 +498,19 @@ def _operation_command(service: str, operation_name: str) -> click.Command:
         manual = pages is not None and (
             pages["input_token"] in request or pages["limit_key"] in request
         )
+        if pages is not None and (options["no_paginate"] or manual):
+            _refuse_paging_options(options)
         if pages is not None and options["page_size"]:
             request[pages["limit_key"]] = options["page_size"]
         if pages is None or options["no_paginate"] or manual:
             response = call_operation(function, operation_name, request)
         elif options["output"] == "text":
-            walk = _Pages(function, operation_name, request, pages, options)
+            walk = _Pages(function, operation_name, request, pages, options, members)
             _print_text_pages(walk, options["query"])
             return
         else:
-            response = _all_pages(_Pages(function, operation_name, request, pages, options))
+            walk = _Pages(function, operation_name, request, pages, options, members)
+            response = _all_pages(walk)
         with aws_errors(operation_name):
             _emit(response, payload, stream, options, operation_name)
 

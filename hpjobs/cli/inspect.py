@@ -66,9 +66,10 @@ def _remote_logs(name: str, arn: str, follow: bool) -> None:
                 click.echo(hide(event.message))
             if reader.streams == 0 and not told:
                 # said on stderr, once: stdout holds the log lines only
+                still = "" if status in _FINISHED else " yet"
                 click.echo(
                     f"Training job {name} ({status}) has no log streams in CloudWatch Logs "
-                    f"({LOG_GROUP}, {reader.region}) yet.",
+                    f"({LOG_GROUP}, {reader.region}){still}.",
                     err=True,
                 )
                 told = True

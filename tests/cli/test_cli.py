@@ -16,6 +16,8 @@ import pytest
 from botocore.paginate import Paginator, TokenDecoder
 from helpers import program, training_request, wait_for
 
+from hpjobs import shapes
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -329,7 +331,7 @@ def test_list_paginates_like_the_aws_cli(tmp_path: Path, output: Path) -> None:
         return [s["TrainingJobName"] for s in data["TrainingJobSummaries"]], "NextToken" in data
 
     assert names("--page-size", "1") == (["page-a", "page-b", "page-c"], False)
-    assert names("--page-size", "1", "--no-paginate") == (["page-a"], True)
+    assert names("--max-results", "1", "--no-paginate") == (["page-a"], True)
     assert names("--max-results", "2") == (["page-a", "page-b"], True)
     assert names("--max-items", "3") == (["page-a", "page-b", "page-c"], False)
 
@@ -368,9 +370,46 @@ def test_list_paginates_like_the_aws_cli(tmp_path: Path, output: Path) -> None:
         "together with the same filters and sort order."
     )
 
+    # with paging off (--no-paginate, or the request's own token or size) the AWS CLI refuses
+    # its paging options, naming them in its order
+    for args, named in [
+        (["--no-paginate", "--page-size", "1"], "--page-size"),
+        (
+            ["--max-results", "1", "--max-items", "1", "--starting-token", "x"],
+            "--starting-token, --max-items",
+        ),
+        (["--next-token", "x", "--page-size", "1"], "--page-size"),
+    ]:
+        clash = hpjobs("sagemaker", "list-training-jobs", *args, check=False)
+        assert clash.returncode == 255, args
+        assert clash.stderr == (
+            "\nError during pagination: Cannot specify --no-paginate along with pagination "
+            f"arguments: {named}\n"
+        )
+        assert clash.stdout == ""
+    # the service's own NextToken is not botocore's: decoded, its members go into the request,
+    # where the AWS CLI's parameter validation refuses them
+    service_token = listed("--max-results", "1")["NextToken"]
+    assert set(TokenDecoder().decode(service_token)) == {"offset", "query"}  # it decodes
+    foreign = hpjobs(
+        "sagemaker", "list-training-jobs", "--starting-token", service_token, check=False
+    )
+    assert foreign.returncode == 252
+    allowed = ", ".join(shapes.operation_model("sagemaker", "ListTrainingJobs").input_shape.members)
+    assert foreign.stderr == "\nParameter validation failed:\n" + "".join(
+        f'Unknown parameter in input: "{key}", must be one of: {allowed}\n'
+        for key in TokenDecoder().decode(service_token)
+    )
+    # botocore's older form: the service's token, three underscores, items already printed
+    assert names("--starting-token", "None___1", "--page-size", "2") == (
+        ["page-b", "page-c"],
+        False,
+    )
+    second_page = listed("--max-results", "1")["NextToken"]
+    assert names("--starting-token", f"{second_page}___1") == (["page-c"], False)
+
     # the same as botocore's own paginator over the same operation, token for token
     from hpjobs.sagemaker.training_jobs import list_training_jobs
-    from hpjobs.shapes import operation_model
 
     def listing(**request: Any) -> dict[str, Any]:
         return list_training_jobs(request)
@@ -383,7 +422,7 @@ def test_list_paginates_like_the_aws_cli(tmp_path: Path, output: Path) -> None:
             "limit_key": "MaxResults",
             "result_key": "TrainingJobSummaries",
         },
-        operation_model("sagemaker", "ListTrainingJobs"),
+        shapes.operation_model("sagemaker", "ListTrainingJobs"),
     )
     for size, most, start in [
         (1, 1, None),

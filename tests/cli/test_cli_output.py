@@ -390,7 +390,7 @@ def test_text_of_a_paginated_command_is_printed_page_by_page(output: Path) -> No
     assert rest == "pages-b\npages-c\n"  # the first page less the item printed before, then one
     unqueried = invoke(*listing, "--page-size", "2", "--max-items", "1").stdout
     assert unqueried.splitlines()[-1] == f"NEXTTOKEN\t{token}"
-    one_page = invoke(*listing, *query, "--page-size", "2", "--no-paginate")
+    one_page = invoke(*listing, *query, "--max-results", "2", "--no-paginate")
     assert one_page.stdout == "pages-a\tpages-b\n"
     # the table merges the pages, as the AWS CLI's does
     merged = invoke(

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from helpers import serving
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 
 from hpjobs.store import TrainingJob, get_store
 
@@ -90,6 +90,16 @@ def test_the_overview_pages_back_through_older_jobs(tmp_path: Path) -> None:
         assert _training_names(third) == newest_first[200:]
         assert _link(third, "Older training jobs &rarr;") is None
         assert _link(third, "&larr; Newest training jobs") == "/"
+
+        # once the jobs of an older page are deleted, it says there are no older jobs, not that
+        # there are none yet
+        with get_store().write() as session:
+            session.execute(delete(TrainingJob).where(TrainingJob.name < "paged-030"))
+        status, emptied = _get(url + oldest)
+        assert status == 200
+        assert 'id="training-jobs"' not in emptied
+        assert "No older training jobs." in emptied and "No training jobs yet." not in emptied
+        assert _link(emptied, "&larr; Newest training jobs") == "/"
 
         # a page token the listing does not take: the AWS error, as a bad request
         status, bad = _get(url + "/?training=not-a-token")

@@ -105,9 +105,11 @@ def test_postgresql_without_the_extension_still_migrates_and_matches(
     with caplog.at_level(logging.WARNING, logger="hpjobs.store"):
         store = get_store()
     assert [record.getMessage() for record in caplog.records] == [
-        "NameContains will read every training job: the pg_trgm extension could not be "
-        'created (permission denied to create extension "pg_trgm"\n'
-        "HINT:  Must have CREATE privilege on current database to create this extension.)"
+        "NameContains will read every training job: the pg_trgm index could not be made "
+        '(permission denied to create extension "pg_trgm"\n'
+        "HINT:  Must have CREATE privilege on current database to create this extension.). "
+        "A database owner can add it later: CREATE EXTENSION pg_trgm; CREATE INDEX "
+        "ix_training_jobs_name_trgm ON training_jobs USING gin (lower(name) gin_trgm_ops);"
     ]
     with store.engine.connect() as connection:
         assert connection.scalar(text("SELECT version_num FROM alembic_version")) == (
