@@ -7,7 +7,8 @@
 ``--generate-cli-skeleton`` prints a request template, ``--query`` takes a JMESPath expression.
 Operations botocore can paginate are paginated as the AWS CLI does: every page is fetched and the
 results are merged, unless ``--no-paginate`` is given or the request sets the page token or size
-itself (``--next-token``, ``--max-results``); ``--max-items`` caps the items (printing a
+itself (``--next-token``, ``--max-results``; the paging options below are then refused, as the
+AWS CLI refuses them); ``--max-items`` caps the items (printing a
 ``NextToken`` that ``--starting-token`` goes on from, in botocore's encoding) and ``--page-size``
 sets the size of each page.
 ``--output json|text|table`` prints the response as the AWS CLI does (JSON with a 4-space indent,
