@@ -17,7 +17,6 @@ read, with a ``FailureReason`` that says so. That read also cleans up after the 
 from __future__ import annotations
 
 import contextlib
-import gc
 import importlib
 import os
 import re
@@ -54,6 +53,8 @@ __all__ = [
     "waiting_message",
 ]
 
+#: The module a training job's supervisor process runs.
+_SUPERVISOR = "hpjobs.sagemaker._supervisor"
 #: How long a job waits for a slot before a read of it checks that someone will give it one.
 _QUEUE_NUDGE = timedelta(seconds=5)
 #: ... and does so at most this often (seconds) in one process.
@@ -161,7 +162,7 @@ def _anything_queued(session: Session) -> bool:
 
 def start_supervisor(store: Store, job_id: int, name: str, folder: Path) -> None:
     """Start the supervisor of training job ``name`` and record which process it is."""
-    pid, started = start_daemon(store, "hpjobs.sagemaker._supervisor", name, folder)
+    pid, started = start_daemon(store, _SUPERVISOR, name, folder)
     with store.write() as session:
         session.execute(
             update(TrainingJob)
@@ -178,8 +179,7 @@ def start_daemon(store: Store, module: str, name: str, folder: Path) -> tuple[in
     start-up; a caller with threads (a server, a test runner, torch's OpenMP pool) starts a fresh
     interpreter, since forking a threaded process is unsafe.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    log = folder / f"{module.rsplit('.', 1)[-1].lstrip('_')}.log"
+    log = _daemon_log(folder, module)
     pid = _fork(store, module, name, log) if _fork_is_safe() else _spawn(module, name, log)
     try:
         started: float | None = psutil.Process(pid).create_time()
@@ -236,17 +236,16 @@ def _fork(store: Store, module: str, name: str, log: Path) -> int:
     return pid
 
 
-def output_to_log_of(name: str) -> None:
-    """For a supervisor that goes on to run job ``name``: write its own output to that job's
-    ``supervisor.log`` from now on, as a supervisor started for the job would. Only where the
-    output goes to a file (a daemon's log), not to a terminal or pipe of whoever started it."""
-    if not stat.S_ISREG(os.fstat(1).st_mode):
-        return
-    folder = settings().jobs_dir / name
+def _daemon_log(folder: Path, module: str) -> Path:
+    """Where a daemon running ``module`` for the job in ``folder`` writes its own output
+    (``supervisor.log``, ``tuner.log``); the folder is made if need be."""
     folder.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    output = os.open(folder / "supervisor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    return folder / f"{module.rsplit('.', 1)[-1].lstrip('_')}.log"
+
+
+def _output_to(log: Path) -> None:
+    """Send this process's stdout and stderr (the descriptors) to the end of ``log``."""
+    output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         os.dup2(output, 1)
         os.dup2(output, 2)
@@ -254,16 +253,24 @@ def output_to_log_of(name: str) -> None:
         os.close(output)
 
 
+def output_to_log_of(name: str) -> None:
+    """For a supervisor that goes on to run job ``name``: write its own output to that job's
+    ``supervisor.log`` from now on, as a supervisor started for the job would. Only where the
+    output goes to a file (a daemon's log), not to a terminal or pipe of whoever started it."""
+    if stat.S_ISREG(os.fstat(1).st_mode):
+        sys.stdout.flush()  # what was written so far belongs to the job before
+        sys.stderr.flush()
+        _output_to(_daemon_log(settings().jobs_dir / name, _SUPERVISOR))
+
+
 def _become_daemon(module: str, name: str, log: Path) -> NoReturn:
-    """In the forked daemon: detach from the caller's files, run ``module.main``, then exit."""
+    """In the forked daemon: detach from the caller's files, run ``module.main``, then exit (the
+    module settles the process itself: :func:`hpjobs._settle.settle` turns collection on)."""
     code = 1
     try:
         null = os.open(os.devnull, os.O_RDONLY)
-        output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(null, 0)
-        os.dup2(output, 1)
-        os.dup2(output, 2)
-        gc.enable()  # the CLI starts with collection off; a daemon runs for long
+        _output_to(log)
         code = importlib.import_module(module).main(name)
     except BaseException:
         traceback.print_exc()
