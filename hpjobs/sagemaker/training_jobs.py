@@ -159,11 +159,14 @@ def _stored(name: str, missing: type[ServiceError]) -> TrainingJob:
 
 
 @contextmanager
-def _changing(job_id: int) -> Iterator[tuple[Session, TrainingJob]]:
-    """A write transaction holding job ``job_id``, its row locked where the database locks rows,
-    so a supervisor taking it from the queue at the same moment goes first or waits."""
-    with get_store().write() as session:
-        job = session.get(TrainingJob, job_id, with_for_update=True)
+def _changing(stored: TrainingJob) -> Iterator[tuple[Session, TrainingJob]]:
+    """A write transaction holding local job ``stored`` as it is now, its row locked where the
+    database locks rows, so a supervisor taking it from the queue at the same moment goes first
+    or waits. A job whose supervisor died is Failed first."""
+    store = get_store()
+    _launch.reap_if_dead(store, stored)
+    with store.write() as session:
+        job = session.get(TrainingJob, stored.id, with_for_update=True)
         if job is None:  # deleted since it was found
             raise ResourceNotFound(_NOT_FOUND)
         yield session, job
@@ -331,8 +334,7 @@ def stop_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
         remote.remote_call("StopTrainingJob", {"TrainingJobName": name}, remote.region_of(arn))
         remote.describe_remote_training_job(job_id, name, arn)
         return {}
-    _launch.reap_if_dead(get_store(), stored)  # a job whose supervisor died is Failed first
-    with _changing(stored.id) as (session, job):
+    with _changing(stored) as (session, job):
         status, _ = current_status(job)
         if status is not TrainingJobStatus.IN_PROGRESS:
             raise ValidationException(
@@ -357,8 +359,7 @@ def delete_training_job(request: Mapping[str, Any]) -> dict[str, Any]:
         with get_store().write() as session:
             session.execute(delete(TrainingJob).where(TrainingJob.id == job_id))
         return {}
-    _launch.reap_if_dead(get_store(), stored)  # a job whose supervisor died is Failed first
-    with _changing(stored.id) as (session, job):
+    with _changing(stored) as (session, job):
         status, _ = current_status(job)
         if not status.is_finished():
             raise ResourceInUse(
