@@ -41,6 +41,7 @@ __all__ = [
     "raise_violations",
     "render_value",
     "service_model",
+    "unknown_parameter",
     "violation",
 ]
 
@@ -83,6 +84,11 @@ def lower_camel(name: str) -> str:
     ``TrainingJobName`` -> ``trainingJobName``, ``S3OutputPath`` -> ``s3OutputPath``.
     """
     return name[:1].lower() + name[1:]
+
+
+def unknown_parameter(key: str, members: Iterable[str], where: str = "input") -> str:
+    """botocore's wording for a member the shape at ``where`` does not have."""
+    return f'Unknown parameter in {where}: "{key}", must be one of: {", ".join(members)}'
 
 
 def raise_violations(violations: list[str]) -> None:
@@ -572,10 +578,7 @@ class _Walker:
         members = shape.members
         for key in value:
             if key not in members:
-                raise SerializationException(
-                    f'Unknown parameter in {path.named}: "{key}", '
-                    f"must be one of: {', '.join(members)}"
-                )
+                raise SerializationException(unknown_parameter(key, members, path.named))
         if shape.is_tagged_union:
             _check_union(value, shape, path)
         required = set(shape.required_members)

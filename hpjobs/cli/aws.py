@@ -216,14 +216,10 @@ class _Pages:
         # one the operation does not have fails as the AWS CLI's parameter validation fails
         unknown = [key for key in start if key not in self.members]
         if unknown:
-            _parse_error(
-                "Parameter validation failed:\n"
-                + "\n".join(
-                    f'Unknown parameter in input: "{key}", must be one of: '
-                    + ", ".join(self.members)
-                    for key in unknown
-                )
-            )
+            from hpjobs.shapes import unknown_parameter
+
+            lines = [unknown_parameter(key, self.members) for key in unknown]
+            _parse_error("Parameter validation failed:\n" + "\n".join(lines))
         self.request.update({key: value for key, value in start.items() if value is not None})
         asked_with = start.get(self.token_in)
         total = 0
