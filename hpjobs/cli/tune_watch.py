@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
 from rich.console import Console, Group
@@ -52,14 +53,14 @@ def watch_tuning(name: str, console: Console) -> dict[str, Any] | None:
         tuning_job_children,
     )
 
-    settle()
-    started = time.monotonic()
-    seen: dict[str, str] = {}
-    stop_sent = False
-    with (
-        counted_interrupts() as interrupts,
-        Live(console=console, refresh_per_second=4, transient=True) as live,
-    ):
+    with ExitStack() as stack:
+        # Ctrl-C is counted while the watch gets ready too (see hpjobs.cli.watch.watch).
+        interrupts = stack.enter_context(counted_interrupts())
+        settle()
+        started = time.monotonic()
+        seen: dict[str, str] = {}
+        stop_sent = False
+        live = stack.enter_context(Live(console=console, refresh_per_second=4, transient=True))
         while True:
             description = describe_hyper_parameter_tuning_job({"HyperParameterTuningJobName": name})
             children = tuning_job_children(name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -165,17 +166,19 @@ def watch(name: str, console: Console) -> dict[str, Any] | None:
         training_job_log,
     )
 
-    settle()
-    started = time.monotonic()
-    follower = LogFollower(training_job_log(name)[0])
-    stop_sent = False
-    description = describe_training_job({"TrainingJobName": name})
-    with (
-        counted_interrupts() as interrupts,
-        Live(
-            _panel(description, started), console=console, refresh_per_second=4, transient=True
-        ) as live,
-    ):
+    with ExitStack() as stack:
+        # Ctrl-C is counted from here on, not only once the loop runs: a press while the watch
+        # gets ready (settling collects garbage) must stop the job, not end the command.
+        interrupts = stack.enter_context(counted_interrupts())
+        settle()
+        started = time.monotonic()
+        follower = LogFollower(training_job_log(name)[0])
+        stop_sent = False
+        description = describe_training_job({"TrainingJobName": name})
+        panel = _panel(description, started)
+        live = stack.enter_context(
+            Live(panel, console=console, refresh_per_second=4, transient=True)
+        )
         while True:
             for line in follower.new_lines():
                 live.console.print(Text(line))
