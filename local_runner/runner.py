@@ -23,7 +23,7 @@ import contextlib
 import json
 import os
 import secrets
-import select
+import selectors
 import shlex
 import signal
 import subprocess
@@ -151,6 +151,9 @@ class _Runner:
         self.deadline = 0.0
         self._log_lock = threading.Lock()
         self._ended = threading.Event()
+        #: Why reading the program's output failed, if it did: the job then ends Failed, since
+        #: its log and metrics are incomplete.
+        self._pump_error: Exception | None = None
         self._token = secrets.token_hex(16)
         #: Secret values (by the rule of :mod:`local_runner.redaction`) never reach the log or
         #: the failure reason; the program itself still gets them.
@@ -355,6 +358,11 @@ class _Runner:
         reader.join()
         process.stdout.close()
         self.outcome.exit_code = exit_code
+        if self._pump_error is not None:
+            raise JobError(
+                "InternalServerError: hpjobs could not read the training program's output: "
+                f"{self._pump_error!r}"
+            )
         if self.stop_reason is None and exit_code != 0:
             raise JobError(self._failure_reason(exit_code))
 
@@ -362,18 +370,23 @@ class _Runner:
         """Copy the program's output to the log, line by line, reading metrics on the way.
 
         Stops at end of output, or once the program has ended and no more output comes (a
-        process that escaped the job may still hold the pipe open).
+        process that escaped the job may still hold the pipe open). Should reading fail, the
+        error is kept for :meth:`_train` and the program is stopped (see :meth:`_supervise`):
+        a job whose output goes unread must not end as if nothing were lost.
         """
-        parser = MetricParser(
-            self.job.request.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
-        )
-        pending = b""
-        for chunk in _chunks(stream.fileno(), self._ended):
-            *lines, pending = (pending + chunk).split(b"\n")
-            for raw in lines:
-                self._take_line(raw, parser)
-        if pending:
-            self._take_line(pending, parser)
+        try:
+            parser = MetricParser(
+                self.job.request.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
+            )
+            pending = b""
+            for chunk in _chunks(stream.fileno(), self._ended):
+                *lines, pending = (pending + chunk).split(b"\n")
+                for raw in lines:
+                    self._take_line(raw, parser)
+            if pending:
+                self._take_line(pending, parser)
+        except Exception as error:
+            self._pump_error = error
 
     def _take_line(self, raw: bytes, parser: MetricParser) -> None:
         line = raw.decode("utf-8", errors="replace").rstrip("\r")
@@ -392,12 +405,16 @@ class _Runner:
                     process.kill()
 
     def _supervise(self, process: subprocess.Popen[bytes]) -> int:
-        """Wait for the process, stopping it on request or at the deadline; its exit code."""
+        """Wait for the process, stopping it on request, at the deadline, or once its output can
+        no longer be read; its exit code."""
         while True:
             try:
                 return process.wait(timeout=_POLL_SECONDS)
             except subprocess.TimeoutExpired:
                 pass
+            if self._pump_error is not None:
+                self._say("Reading the training program's output failed: stopping the program")
+                return self._terminate(process)
             if self._check_stop():
                 return self._terminate(process)
 
@@ -495,17 +512,23 @@ class _Runner:
 
 def _chunks(fd: int, ended: threading.Event) -> Iterator[bytes]:
     """What arrives on ``fd`` until end of file, or until ``ended`` is set and the pipe has been
-    quiet for a moment."""
-    while True:
-        ready, _, _ = select.select([fd], [], [], _DRAIN_SECONDS)
-        if not ready:
-            if ended.is_set():
+    quiet for a moment.
+
+    A selector, not ``select.select``: the caller may hold many files (a long-lived process that
+    forked this supervisor, or one running jobs itself), and ``select`` refuses any descriptor
+    numbered 1024 or more.
+    """
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            if not selector.select(_DRAIN_SECONDS):
+                if ended.is_set():
+                    return
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
                 return
-            continue
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return
-        yield chunk
+            yield chunk
 
 
 def _die_with_parent() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import resource
 import signal
 import tarfile
 import textwrap
@@ -18,6 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
+from local_runner.metrics import MetricParser
 from local_runner.runner import LocalJob, Outcome, run
 
 JOB = "job-1"
@@ -297,8 +300,67 @@ def test_max_runtime_exceeded(tmp_path: Path, output: Path) -> None:
     assert outcome.result == "MaxRuntimeExceeded"
     assert outcome.failure_reason is None
     assert outcome.exit_code == -signal.SIGTERM
-    assert events.metrics == [("train:loss", 1.0, None)]
+    # the file first: it says the program got as far as its print before the deadline
     assert _names(output / JOB / "output" / "model.tar.gz") == ["m.txt"]
+    assert events.metrics == [("train:loss", 1.0, None)]
+
+
+def _hold_descriptors(above: int) -> list[int]:
+    """Open files until one is numbered above ``above``: the pipes made next are numbered
+    higher still. The caller closes them."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = above + 64
+    if soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            pytest.skip(f"this process may open only {hard} files")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+    held: list[int] = []
+    while not held or held[-1] <= above:
+        held.append(os.open(os.devnull, os.O_RDONLY))
+    return held
+
+
+def test_output_is_read_when_the_runner_holds_over_a_thousand_files(
+    tmp_path: Path, output: Path
+) -> None:
+    """``select`` refuses descriptors numbered 1024 and up. A supervisor forked from a
+    long-lived process inherits that process's files, so its pipes can be numbered that high;
+    every line and metric must still arrive."""
+    code = _code(tmp_path, 'print("loss=0.5", flush=True)\nprint("done", flush=True)\n')
+    events = Recorder()
+    held = _hold_descriptors(1100)
+    try:
+        outcome = run(_job(tmp_path, _request(output, code)), events)
+    finally:
+        for descriptor in held:
+            os.close(descriptor)
+    assert outcome.result == "Completed", outcome.failure_reason
+    assert events.metrics == [("train:loss", 0.5, None)]
+    log = (tmp_path / "jobs" / JOB / "logs" / "algo-1.log").read_text().splitlines()
+    assert [line for line in log if not line.startswith("hpjobs: ")] == ["loss=0.5", "done"]
+
+
+def test_output_that_cannot_be_read_fails_the_job(
+    tmp_path: Path, output: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should reading the program's output fail, the program is stopped and the job fails
+    with the reason, rather than running on unread and ending Completed with its log and
+    metrics lost."""
+
+    def broken(self: MetricParser, line: str) -> list[Any]:
+        raise RuntimeError("the parser broke")
+
+    monkeypatch.setattr(MetricParser, "parse", broken)
+    code = _code(tmp_path, 'import time\nprint("loss=0.5", flush=True)\ntime.sleep(30)\n')
+    started = time.monotonic()
+    outcome = run(_job(tmp_path, _request(output, code)), Recorder())
+    assert time.monotonic() - started < 10
+    assert outcome.result == "Failed"
+    assert outcome.exit_code == -signal.SIGTERM
+    assert outcome.failure_reason == (
+        "InternalServerError: hpjobs could not read the training program's output: "
+        "RuntimeError('the parser broke')"
+    )
 
 
 def _child_pid(tmp_path: Path) -> int:
