@@ -10,14 +10,18 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own HPJOBS_HOME (and so its own SQLite store and job folders)."""
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own HPJOBS_HOME (and so its own SQLite store and job folders). The
+    stores it opened are closed after it, so a test process does not pile up open files."""
+    from hpjobs.store import close_stores
+
     home = tmp_path / "hpjobs-home"
     monkeypatch.setenv("HPJOBS_HOME", str(home))
     monkeypatch.delenv("HPJOBS_DATABASE_URL", raising=False)
     monkeypatch.setenv("HPJOBS_STOP_GRACE_SECONDS", "2")
     monkeypatch.setenv("AWS_REGION", "us-west-2")
-    return home
+    yield home
+    close_stores()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ invocations, customization jobs and custom models, through SQLAlchemy."""
 
 from __future__ import annotations
 
-from hpjobs.store.engine import SCHEMA_REVISION, Store, get_store
+from hpjobs.store.engine import SCHEMA_REVISION, Store, close_stores, get_store
 from hpjobs.store.models import (
     CustomizationJob,
     CustomModel,
@@ -26,5 +26,6 @@ __all__ = [
     "TrainingJob",
     "TuningJob",
     "caseless",
+    "close_stores",
     "get_store",
 ]

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hpjobs.config import settings
 
-__all__ = ["SCHEMA_REVISION", "Store", "get_store"]
+__all__ = ["SCHEMA_REVISION", "Store", "close_stores", "get_store"]
 
 #: The newest migration in ``migrations/versions`` (a test checks the two agree).
 SCHEMA_REVISION = "0007"
@@ -71,6 +71,18 @@ def get_store() -> Store:
             conf.home.mkdir(mode=0o700, parents=True, exist_ok=True)
             store = _stores[conf.database_url] = Store(conf.database_url)
         return store
+
+
+def close_stores() -> None:
+    """Close the connections of every store this process opened and forget the stores; the next
+    :func:`get_store` opens its store afresh. For a process that is done with hpjobs, or that
+    moves from one HPJOBS_HOME to another and should not keep each one's database open (an
+    SQLite store holds three files open: the database, its WAL and its shared memory)."""
+    with _stores_lock:
+        stores = list(_stores.values())
+        _stores.clear()
+    for store in stores:
+        store.engine.dispose()
 
 
 def _make_engine(url: str) -> Engine:

@@ -4,6 +4,7 @@ rules every status transition is checked against."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from hpjobs.store import (
     StatusTransition,
     Store,
     TrainingJob,
+    close_stores,
     get_store,
 )
 from hpjobs.store.models import Base, UTCDateTime
@@ -125,6 +127,33 @@ def test_sqlite_file_is_created_in_hpjobs_home(home: Path) -> None:
             (SCHEMA_REVISION,)
         ]
     assert get_store() is store
+
+
+def _open_files_under(folder: Path) -> list[str]:
+    """The files under ``folder`` that this process holds open."""
+    held = []
+    for descriptor in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{descriptor}")
+        except OSError:
+            continue
+        if target.startswith(f"{folder}/"):
+            held.append(Path(target).name)
+    return sorted(held)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_close_stores_lets_go_of_the_database_files(home: Path) -> None:
+    store = get_store()
+    with store.write() as session:
+        session.add(new_job("held"))
+    assert _open_files_under(home) == ["hpjobs.db", "hpjobs.db-shm", "hpjobs.db-wal"]
+    close_stores()
+    assert _open_files_under(home) == []
+    again = get_store()
+    assert again is not store
+    with again.read() as session:
+        assert session.scalars(select(TrainingJob.name)).all() == ["held"]
 
 
 def test_connections_use_wal_busy_timeout_and_foreign_keys(sqlite_store: Store) -> None:
