@@ -352,8 +352,11 @@ class _Runner:
         assert process.stdout is not None
         reader = threading.Thread(target=self._pump, args=(process.stdout,), daemon=True)
         reader.start()
-        exit_code = self._supervise(process)
-        self._kill_leftovers(process.pid)  # the container ends with its main process
+        self._supervise(process)
+        # The container ends with its main process. The program has ended but is not reaped
+        # yet, so its pid (and its process group's id) cannot have passed to a new process.
+        self._kill_leftovers(process.pid)
+        exit_code = process.wait()
         self._ended.set()
         reader.join()
         process.stdout.close()
@@ -404,31 +407,26 @@ class _Runner:
                 if process.environ().get(_TOKEN_VARIABLE) == self._token:
                     process.kill()
 
-    def _supervise(self, process: subprocess.Popen[bytes]) -> int:
-        """Wait for the process, stopping it on request, at the deadline, or once its output can
-        no longer be read; its exit code."""
-        while True:
-            try:
-                return process.wait(timeout=_POLL_SECONDS)
-            except subprocess.TimeoutExpired:
-                pass
+    def _supervise(self, process: subprocess.Popen[bytes]) -> None:
+        """Wait until the process ends (leaving it for the caller to reap), stopping it on
+        request, at the deadline, or once its output can no longer be read."""
+        while not _ended(process, _POLL_SECONDS):
             if self._pump_error is not None:
                 self._say("Reading the training program's output failed: stopping the program")
-                return self._terminate(process)
+                self._terminate(process)
+                return
             if self._check_stop():
-                return self._terminate(process)
+                self._terminate(process)
+                return
 
-    def _terminate(self, process: subprocess.Popen[bytes]) -> int:
+    def _terminate(self, process: subprocess.Popen[bytes]) -> None:
         grace = self.job.stop_grace_seconds
         self._say(f"Sending SIGTERM to the training process; SIGKILL follows in {grace:g} s")
         _signal_group(process.pid, signal.SIGTERM)
-        try:
-            code = process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
+        if not _ended(process, grace):
             self._say("The training process did not exit in the grace period: sending SIGKILL")
             _signal_group(process.pid, signal.SIGKILL)
-            code = process.wait()
-        return code
+            _ended(process, None)
 
     def _check_stop(self) -> bool:
         """Whether the job must stop now; the first time, say why."""
@@ -529,6 +527,35 @@ def _chunks(fd: int, ended: threading.Event) -> Iterator[bytes]:
             if not chunk:
                 return
             yield chunk
+
+
+def _ended(process: subprocess.Popen[bytes], timeout: float | None) -> bool:
+    """Whether ``process`` has ended, waiting up to ``timeout`` seconds for it (``None``: until
+    it does). Where the system can, an ended process is left a zombie, not reaped: until it is,
+    no new process can be given its pid, so signalling its process group cannot reach another
+    job's program (pids wrap around on a busy machine)."""
+    if not hasattr(os, "waitid"):
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    flags = os.WEXITED | os.WNOWAIT
+    try:
+        if timeout is None:
+            os.waitid(os.P_PID, process.pid, flags)
+            return True
+        deadline = time.monotonic() + timeout
+        delay = 0.0005
+        while os.waitid(os.P_PID, process.pid, flags | os.WNOHANG) is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            delay = min(delay * 2, remaining, 0.05)
+            time.sleep(delay)
+    except ChildProcessError:  # already reaped, by Popen or by someone else
+        pass
+    return True
 
 
 def _die_with_parent() -> None:

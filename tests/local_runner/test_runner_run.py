@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
+from local_runner import runner
 from local_runner.metrics import MetricParser
 from local_runner.runner import LocalJob, Outcome, run
 
@@ -303,6 +304,27 @@ def test_max_runtime_exceeded(tmp_path: Path, output: Path) -> None:
     # the file first: it says the program got as far as its print before the deadline
     assert _names(output / JOB / "output" / "model.tar.gz") == ["m.txt"]
     assert events.metrics == [("train:loss", 1.0, None)]
+
+
+def test_the_program_group_is_killed_while_its_pid_is_still_held(
+    tmp_path: Path, output: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the program ends, its process group is killed (leftovers die with it) while the
+    program is still an unreaped zombie: until then no new process can be given its pid, so on a
+    machine whose pids wrap the kill cannot reach another job's program."""
+    seen: list[tuple[signal.Signals, str]] = []
+    signal_group = runner._signal_group
+
+    def spy(pid: int, sig: signal.Signals) -> None:
+        seen.append((sig, psutil.Process(pid).status()))  # NoSuchProcess once reaped
+        signal_group(pid, sig)
+
+    monkeypatch.setattr(runner, "_signal_group", spy)
+    code = _code(tmp_path, 'print("loss=0.5", flush=True)\n')
+    outcome = run(_job(tmp_path, _request(output, code)), Recorder())
+    assert outcome.result == "Completed", outcome.failure_reason
+    assert outcome.exit_code == 0
+    assert seen == [(signal.SIGKILL, psutil.STATUS_ZOMBIE)]
 
 
 def _hold_descriptors(above: int) -> list[int]:
