@@ -1,16 +1,49 @@
-"""Helpers the tests share: request builders and waiting for jobs."""
+"""Helpers the tests share: request builders, stored jobs and waiting for jobs."""
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SCRIPTS = FIXTURES / "scripts"
 TERMINAL = {"Completed", "Failed", "Stopped"}
+#: When :func:`add_finished_jobs`' first job was created.
+FINISHED_JOBS_FROM = datetime(2026, 3, 1, tzinfo=timezone.utc)
+
+
+def add_finished_jobs(names: Sequence[str]) -> None:
+    """Store Completed training jobs called ``names``, created a minute apart in that order from
+    :data:`FINISHED_JOBS_FROM`, each ended 30 s after it began; written straight to the store,
+    with no supervisor, for tests that only list jobs."""
+    from sqlalchemy import insert
+
+    from hpjobs.store import TrainingJob, get_store
+
+    rows = []
+    for index, name in enumerate(names):
+        created = FINISHED_JOBS_FROM + timedelta(minutes=index)
+        rows.append(
+            {
+                "name": name,
+                "arn": f"arn:aws:sagemaker:us-west-2:000000000000:training-job/{name}",
+                "request": {"TrainingJobName": name},
+                "status": "Completed",
+                "secondary_status": "Completed",
+                "creation_time": created,
+                "last_modified_time": created + timedelta(seconds=30),
+                "training_end_time": created + timedelta(seconds=30),
+                "model_artifacts": "",
+                "job_dir": "",
+                "log_path": "",
+            }
+        )
+    with get_store().write() as session:
+        session.execute(insert(TrainingJob), rows)
 
 
 def training_request(name: str, output: Path, **overrides: Any) -> dict[str, Any]:

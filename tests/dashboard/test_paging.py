@@ -7,38 +7,14 @@ import html
 import re
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from helpers import serving
-from sqlalchemy import delete, insert
+from helpers import add_finished_jobs, serving
+from sqlalchemy import delete
 
 from hpjobs.store import TrainingJob, get_store
 
 JOBS = 230
-BASE = datetime(2026, 5, 1, tzinfo=timezone.utc)
-
-
-def _fill() -> None:
-    """JOBS finished training jobs, one a minute (no supervisor: they are only listed)."""
-    rows = [
-        {
-            "name": f"paged-{index:03d}",
-            "arn": f"arn:aws:sagemaker:us-west-2:000000000000:training-job/paged-{index:03d}",
-            "request": {"TrainingJobName": f"paged-{index:03d}"},
-            "status": "Completed",
-            "secondary_status": "Completed",
-            "creation_time": BASE + timedelta(minutes=index),
-            "last_modified_time": BASE + timedelta(minutes=index, seconds=30),
-            "training_end_time": BASE + timedelta(minutes=index, seconds=30),
-            "model_artifacts": "",
-            "job_dir": "",
-            "log_path": "",
-        }
-        for index in range(JOBS)
-    ]
-    with get_store().write() as session:
-        session.execute(insert(TrainingJob), rows)
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -60,7 +36,7 @@ def _link(page: str, text: str) -> str | None:
 
 
 def test_the_overview_pages_back_through_older_jobs(tmp_path: Path) -> None:
-    _fill()
+    add_finished_jobs([f"paged-{index:03d}" for index in range(JOBS)])
     newest_first = [f"paged-{index:03d}" for index in reversed(range(JOBS))]
     with serving(tmp_path) as url:
         status, first = _get(url + "/")

@@ -6,38 +6,17 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
+from helpers import add_finished_jobs
 from load.postgres import PostgresServer
-from sqlalchemy import event, insert, text
+from sqlalchemy import event, text
 
 from hpjobs.sagemaker.training_jobs import list_training_jobs
-from hpjobs.store import SCHEMA_REVISION, TrainingJob, get_store
+from hpjobs.store import SCHEMA_REVISION, get_store
 
-BASE = datetime(2026, 3, 1, tzinfo=timezone.utc)
 NAMES = ["Resnet-Sweep-1", "resnet-sweep-2", "RESNET-final", "bert-Base", "gpt-small"]
-
-
-def _fill(names: list[str]) -> None:
-    rows = [
-        {
-            "name": name,
-            "arn": f"arn:aws:sagemaker:us-west-2:000000000000:training-job/{name}",
-            "request": {"TrainingJobName": name},
-            "status": "Completed",
-            "secondary_status": "Completed",
-            "creation_time": BASE + timedelta(minutes=index),
-            "last_modified_time": BASE + timedelta(minutes=index, seconds=30),
-            "model_artifacts": "",
-            "job_dir": "",
-            "log_path": "",
-        }
-        for index, name in enumerate(names)
-    ]
-    with get_store().write() as session:
-        session.execute(insert(TrainingJob), rows)
 
 
 def _matching(fragment: str) -> list[str]:
@@ -46,7 +25,7 @@ def _matching(fragment: str) -> list[str]:
 
 
 def test_name_contains_ignores_case_on_both_engines(engine: str) -> None:
-    _fill(NAMES)
+    add_finished_jobs(NAMES)
     assert _matching("resnet") == ["Resnet-Sweep-1", "resnet-sweep-2", "RESNET-final"]
     assert _matching("SWEEP") == ["Resnet-Sweep-1", "resnet-sweep-2"]
     assert _matching("T-b") == ["bert-Base"]
@@ -60,7 +39,7 @@ def test_postgresql_can_find_a_substring_through_the_trigram_index(
     postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HPJOBS_DATABASE_URL", postgres_server.create_database())
-    _fill([f"job-{index:05d}" for index in range(2000)] + ["Needle-In-Haystack"])
+    add_finished_jobs([f"job-{index:05d}" for index in range(2000)] + ["Needle-In-Haystack"])
     engine = get_store().engine
     seen: list[tuple[str, object]] = []
 
@@ -120,5 +99,5 @@ def test_postgresql_without_the_extension_still_migrates_and_matches(
         ).all()
     assert "ix_training_jobs_name_trgm" not in indexes
     assert "ix_training_jobs_listing" in indexes
-    _fill(NAMES)
+    add_finished_jobs(NAMES)
     assert _matching("RESNET-") == ["Resnet-Sweep-1", "resnet-sweep-2", "RESNET-final"]
