@@ -501,12 +501,11 @@ def _operation_command(service: str, operation_name: str) -> click.Command:
             request[pages["limit_key"]] = options["page_size"]
         if pages is None or options["no_paginate"] or manual:
             response = call_operation(function, operation_name, request)
-        elif options["output"] == "text":
-            walk = _Pages(function, operation_name, request, pages, options, members)
-            _print_text_pages(walk, options["query"])
-            return
         else:
             walk = _Pages(function, operation_name, request, pages, options, members)
+            if options["output"] == "text":
+                _print_text_pages(walk, options["query"])
+                return
             response = _all_pages(walk)
         with aws_errors(operation_name):
             _emit(response, payload, stream, options, operation_name)
