@@ -17,14 +17,18 @@ __all__ = ["settle"]
 
 
 def settle(*services: str) -> None:
-    """Load the service models of ``services`` (those the process answers requests of), collect
-    what start-up left behind, freeze everything that remains, and make sure collection is on
-    (the CLI starts with it off, since a short command makes no garbage worth collecting)."""
+    """Load the service models of ``services`` (those the process answers requests of), freeze
+    everything loaded so far, and make sure collection is on (the CLI starts with it off, since a
+    short command makes no garbage worth collecting).
+
+    What start-up left as garbage (some 600 objects) is frozen with the rest rather than collected
+    first: that collection would walk all 60,000 objects, about 40 ms at the start of every
+    supervisor and so of every job, to free a few tens of kilobytes.
+    """
     if services:
         from hpjobs import shapes
 
         for service in services:
             shapes.service_model(service)
-    gc.collect()
     gc.freeze()
     gc.enable()

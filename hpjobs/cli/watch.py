@@ -168,7 +168,7 @@ def watch(name: str, console: Console) -> dict[str, Any] | None:
 
     with ExitStack() as stack:
         # Ctrl-C is counted from here on, not only once the loop runs: a press while the watch
-        # gets ready (settling collects garbage) must stop the job, not end the command.
+        # gets ready (settling, the first describe) must stop the job, not end the command.
         interrupts = stack.enter_context(counted_interrupts())
         settle()
         started = time.monotonic()
